@@ -1,0 +1,1 @@
+"""AVS Studio's ML backend: plain Python + torch. Never imports Django or the server."""

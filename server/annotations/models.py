@@ -1,0 +1,92 @@
+"""Proposals (model output), annotations (human work, versioned) and reviews.
+
+Instances are lists of dicts; every `mask` is a COCO RLE `{"size": [H, W], "counts": str}` whose
+size equals its frame's `(height, width)` (checked by `server.core.masks.rle_validate`).
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from server.core.models import TimeStampedModel
+
+
+class Proposal(TimeStampedModel):
+    """A model version's masks for one clip.
+
+    `frames` = `[{"frame_index": int, "instances": [{"mask", "label", "score", "provenance"}]}]`.
+    """
+
+    clip = models.ForeignKey("media.Clip", on_delete=models.CASCADE, related_name="proposals")
+    model_version = models.ForeignKey("learning.ModelVersion", on_delete=models.PROTECT, related_name="proposals")
+    frames = models.JSONField(default=list)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["clip", "model_version"], name="proposal_unique_per_clip_and_version")
+        ]
+
+
+class Annotation(TimeStampedModel):
+    """The current human annotation of one frame. `version` increases by one on every write;
+    a write must carry the version it was based on (optimistic locking, 409 when stale)."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft"
+        SUBMITTED = "submitted"
+        ACCEPTED = "accepted"
+        REJECTED = "rejected"
+
+    clip = models.ForeignKey("media.Clip", on_delete=models.CASCADE, related_name="annotations")
+    frame = models.OneToOneField("media.Frame", on_delete=models.CASCADE, related_name="annotation")
+    instances = models.JSONField(default=list, help_text='[{"mask": RLE, "label": str}]')
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="annotations"
+    )
+    version = models.PositiveIntegerField(default=1)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT, db_index=True)
+    time_spent = models.FloatField(default=0.0, help_text="Seconds of annotator work, accumulated.")
+    source_proposal = models.ForeignKey(
+        Proposal, null=True, blank=True, on_delete=models.SET_NULL, related_name="annotations"
+    )
+    external_source = models.CharField(max_length=64, blank=True, default="", help_text="e.g. labelstudio, avsbench")
+    external_id = models.CharField(max_length=255, blank=True, default="")
+
+    class Meta:
+        ordering = ["clip_id", "frame__index"]
+
+
+class AnnotationRevision(models.Model):
+    """An immutable snapshot of an annotation as of one version (history, audit, undo across sessions)."""
+
+    annotation = models.ForeignKey(Annotation, on_delete=models.CASCADE, related_name="revisions")
+    version = models.PositiveIntegerField()
+    instances = models.JSONField(default=list)
+    status = models.CharField(max_length=16, choices=Annotation.Status.choices)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["annotation_id", "version"]
+        constraints = [
+            models.UniqueConstraint(fields=["annotation", "version"], name="revision_unique_version_per_annotation")
+        ]
+
+
+class Review(TimeStampedModel):
+    class Verdict(models.TextChoices):
+        ACCEPT = "accept"
+        REJECT = "reject"
+
+    annotation = models.ForeignKey(Annotation, on_delete=models.CASCADE, related_name="reviews")
+    annotation_version = models.PositiveIntegerField(help_text="The version the reviewer looked at.")
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="reviews")
+    verdict = models.CharField(max_length=8, choices=Verdict.choices)
+    comment = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["-created_at"]
