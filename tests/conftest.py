@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import os
-
 import pytest
 from rest_framework.test import APIClient
 
@@ -14,13 +12,6 @@ def media_root(tmp_path, settings):
     """Every test writes media to its own folder."""
     settings.MEDIA_ROOT = str(tmp_path / "media")
     return tmp_path / "media"
-
-
-def require_service(name: str, reason: str) -> None:
-    """Skip locally when a real service is missing; fail in CI (AVS_REQUIRE_SERVICES=1)."""
-    if os.environ.get("AVS_REQUIRE_SERVICES") == "1":
-        pytest.fail(f"{name} is required in CI but unavailable: {reason}")
-    pytest.skip(f"{name} unavailable: {reason}")
 
 
 @pytest.fixture

@@ -3,13 +3,13 @@
 import os
 
 from celery import Celery
-from kombu import Queue
+from kombu import Exchange, Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "server.config.settings.local")
 
 app = Celery("avs_studio")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.conf.task_queues = (Queue("ingest"), Queue("inference"), Queue("training"))
+app.conf.task_queues = tuple(Queue(name, Exchange(name), routing_key=name) for name in ("ingest", "inference", "training"))
 app.autodiscover_tasks()
 
 

@@ -1,6 +1,11 @@
-"""Test settings: PostgreSQL when DATABASE_URL says so, else SQLite; eager Celery for unit tests."""
+"""Test settings: PostgreSQL when DATABASE_URL says so, else SQLite; eager Celery for unit tests.
 
+Integration tests switch eagerness off and talk to a real worker through AVS_TEST_REDIS_URL.
+"""
 from .base import *  # noqa: F403
+from .base import env
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CELERY_TASK_ALWAYS_EAGER = True
+CELERY_BROKER_URL = env("AVS_TEST_REDIS_URL", default="redis://127.0.0.1:6379/15")
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 60}
