@@ -1,0 +1,1 @@
+"""Command modules of `python -m ml_backend` (see `ml_backend/__main__.py`)."""

@@ -1,0 +1,127 @@
+"""Plain data passed between the ML backend's stages and to the server (through `serving`).
+
+Conventions used everywhere in `ml_backend`:
+- images are H×W×3 uint8 RGB numpy arrays; stacks of frames are T×H×W×3;
+- masks are H×W bool numpy arrays, same H, W as their frame; probability maps H×W float32 in [0, 1];
+- boxes are XYXY in pixels of the frame they belong to (x right, y down), float;
+- time is in seconds from the clip start; `frame_index` is 0-based: frame k covers the window
+  [k/fps, (k+1)/fps) (see `ml_backend.media`), so frame index and seconds are never mixed;
+- audio is mono float32 in [-1, 1] at `sample_rate` Hz.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass
+class ClipMedia:
+    """A decoded clip: T frames and the whole audio track.
+
+    frames: T×H×W×3 uint8 RGB. timestamps: (T,) float64 seconds of each kept picture.
+    audio: (N,) float32 mono or None when the video has no audio track.
+    """
+
+    frames: np.ndarray
+    timestamps: np.ndarray
+    fps: float
+    audio: np.ndarray | None
+    sample_rate: int
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        assert self.frames.ndim == 4 and self.frames.shape[-1] == 3, self.frames.shape
+        assert len(self.timestamps) == len(self.frames)
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.frames.shape[0])
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(H, W) of every frame."""
+        return int(self.frames.shape[1]), int(self.frames.shape[2])
+
+    @property
+    def has_audio(self) -> bool:
+        return self.audio is not None and self.audio.size > 0
+
+    def audio_window(self, frame_index: int) -> np.ndarray:
+        """Samples of frame `frame_index`'s window [k/fps, (k+1)/fps); zero-padded at the end."""
+        if not self.has_audio:
+            raise ValueError(f"{self.source or 'clip'} has no audio track")
+        assert self.audio is not None
+        start = int(round(frame_index / self.fps * self.sample_rate))
+        length = int(round(self.sample_rate / self.fps))
+        window = self.audio[start : start + length]
+        if len(window) < length:
+            window = np.pad(window, (0, length - len(window)))
+        return window
+
+
+@dataclass(frozen=True)
+class AudioTag:
+    """One text tag for an audio window, with its probability in [0, 1]."""
+
+    label: str
+    score: float
+
+
+@dataclass
+class AudioTags:
+    """Top-k tags of one frame's audio window, best first."""
+
+    frame_index: int
+    tags: list[AudioTag]
+
+
+@dataclass
+class PromptTranslation:
+    """Nouns of visible sounding objects for a clip, from its audio tags.
+
+    translator: "llm" or "av_tree" (the deterministic audio-visual tree); `sources` maps each noun
+    to the audio tags that led to it.
+    """
+
+    nouns: list[str]
+    translator: str
+    sources: dict[str, list[str]] = field(default_factory=dict)
+    raw: str = ""
+
+
+@dataclass
+class Box:
+    """A grounded box: XYXY pixels, detector score in [0, 1], the noun that found it."""
+
+    xyxy: tuple[float, float, float, float]
+    score: float
+    noun: str
+
+
+@dataclass
+class Instance:
+    """One object on one frame. mask: H×W bool. provenance: how it was produced, e.g.
+    `{"audio_tags": [...], "noun": "dog", "box": [x0, y0, x1, y1], "translator": "llm", "model": ...}`."""
+
+    mask: np.ndarray
+    label: str
+    score: float
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class FrameInstances:
+    frame_index: int
+    instances: list[Instance]
+
+
+@dataclass
+class ClipProposal:
+    """A proposer's output for a clip: per-frame instances plus what ran (`model`, `meta`)."""
+
+    frames: list[FrameInstances]
+    model: str
+    meta: dict[str, Any] = field(default_factory=dict)
