@@ -6,6 +6,10 @@ import factory
 from django.contrib.auth import get_user_model
 
 from server.accounts.models import Membership, Role
+from server.annotations.models import Annotation, Proposal, Review
+from server.jobs.models import Job
+from server.learning.models import ModelVersion
+from server.learning.services import model_version_config_hash
 from server.media.models import Clip, Frame, Label, Project
 
 
@@ -69,3 +73,56 @@ class FrameFactory(factory.django.DjangoModelFactory):
     index = factory.Sequence(lambda n: n)
     timestamp = factory.LazyAttribute(lambda f: f.index + 0.94)
     image = factory.django.ImageField(width=64, height=48, color="blue", format="JPEG", filename="frame.jpg")
+
+
+class ModelVersionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ModelVersion
+
+    project = factory.SubFactory(ProjectFactory)
+    kind = ModelVersion.Kind.OPENAVS
+    name = factory.Sequence(lambda n: f"model {n}")
+    config = factory.Sequence(lambda n: {"seed": n})
+    config_hash = factory.LazyAttribute(lambda v: model_version_config_hash(config=v.config))
+
+
+class ProposalFactory(factory.django.DjangoModelFactory):
+    """`frames` empty unless given: `[{"frame_index", "instances": [{"mask", "label", "score", "provenance"}]}]`."""
+
+    class Meta:
+        model = Proposal
+
+    clip = factory.SubFactory(ClipFactory)
+    model_version = factory.SubFactory(ModelVersionFactory, project=factory.SelfAttribute("..clip.project"))
+    frames = factory.LazyFunction(list)
+
+
+class AnnotationFactory(factory.django.DjangoModelFactory):
+    """A draft at version 1 with no instances, on a new frame unless given."""
+
+    class Meta:
+        model = Annotation
+
+    frame = factory.SubFactory(FrameFactory)
+    clip = factory.SelfAttribute("frame.clip")
+    instances = factory.LazyFunction(list)
+    version = 1
+    status = Annotation.Status.DRAFT
+
+
+class ReviewFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Review
+
+    annotation = factory.SubFactory(AnnotationFactory)
+    annotation_version = factory.SelfAttribute("annotation.version")
+    reviewer = factory.SubFactory(UserFactory)
+    verdict = Review.Verdict.ACCEPT
+
+
+class JobFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Job
+
+    project = factory.SubFactory(ProjectFactory)
+    kind = Job.Kind.INGEST

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import QuerySet
 
 from server.accounts.models import Membership, Role
-from server.core.errors import NotFoundError, PermissionDeniedError
+from server.core.errors import ApplicationError, NotFoundError, PermissionDeniedError
 from server.media.models import Project
 
 ADMIN = "admin"  # the effective role of superusers
@@ -46,3 +47,34 @@ def project_access(
         return role
     allowed = ", ".join(sorted(set(roles) | {Role.MANAGER}))
     raise PermissionDeniedError(f"This needs one of the roles: {allowed}; you are {role}.", {"role": role})
+
+
+def membership_list(*, project_id: int) -> QuerySet[Membership]:
+    """A project's members (with their users), in the order they joined."""
+    return Membership.objects.filter(project_id=project_id).select_related("user").order_by("id")
+
+
+def membership_get(*, project_id: int, user_id: int) -> Membership:
+    membership = Membership.objects.select_related("user").filter(project_id=project_id, user_id=user_id).first()
+    if membership is None:
+        raise NotFoundError("This user is not a member of the project.", {"user_id": user_id})
+    return membership
+
+
+def user_membership_list(*, user: AbstractBaseUser) -> QuerySet[Membership]:
+    """The user's memberships with their projects, by project name."""
+    return Membership.objects.filter(user_id=user.pk).select_related("project").order_by("project__name")
+
+
+def user_find(*, username: str | None = None, user_id: int | None = None) -> AbstractBaseUser:
+    """The active user named `username` or with id `user_id`; a readable 400 when there is none."""
+    User = get_user_model()
+    if username:
+        user = User.objects.filter(username=username, is_active=True).first()
+        missing = f"There is no user named '{username}'."
+    else:
+        user = User.objects.filter(pk=user_id, is_active=True).first()
+        missing = f"There is no user with id {user_id}."
+    if user is None:
+        raise ApplicationError(missing, {"field": "username" if username else "user_id"})
+    return user

@@ -1,1 +1,25 @@
-urlpatterns: list = []
+from django.urls import path
+
+from server.annotations import views
+from server.core.routing import method_route
+
+urlpatterns = [
+    path("clips/<int:clip_id>/proposals/", views.ProposalListApi.as_view(), name="clip-proposals"),
+    path("proposals/<int:proposal_id>/", views.ProposalDetailApi.as_view(), name="proposal-detail"),
+    path("clips/<int:clip_id>/annotations/", views.AnnotationListApi.as_view(), name="clip-annotations"),
+    path(
+        "frames/<int:frame_id>/annotation/",
+        method_route(get=views.AnnotationDetailApi, put=views.AnnotationUpdateApi),
+        name="frame-annotation",
+    ),
+    path(
+        "annotations/<int:annotation_id>/revisions/",
+        views.AnnotationRevisionListApi.as_view(),
+        name="annotation-revisions",
+    ),
+    path(
+        "annotations/<int:annotation_id>/reviews/",
+        method_route(get=views.ReviewListApi, post=views.ReviewCreateApi),
+        name="annotation-reviews",
+    ),
+]

@@ -1,1 +1,13 @@
-urlpatterns: list = []
+from django.urls import path
+
+from server.core.routing import method_route
+from server.learning import views
+
+urlpatterns = [
+    path(
+        "projects/<int:project_id>/model-versions/",
+        method_route(get=views.ModelVersionListApi, post=views.ModelVersionCreateApi),
+        name="project-model-versions",
+    ),
+    path("model-versions/<int:model_version_id>/", views.ModelVersionDetailApi.as_view(), name="model-version-detail"),
+]

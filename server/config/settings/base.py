@@ -72,8 +72,11 @@ TEMPLATES = [
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'avs_studio.sqlite3'}")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Web server and worker write concurrently: wait for the lock instead of failing.
+    # Web server and worker write concurrently: wait for the lock instead of failing. IMMEDIATE takes
+    # the write lock at BEGIN, so a transaction that read first never dies upgrading its lock
+    # ("database is locked"): concurrent annotation saves queue up and the losers get a clean 409.
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 30
+    DATABASES["default"]["OPTIONS"]["transaction_mode"] = "IMMEDIATE"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -129,6 +132,15 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several models have a `status` or `kind` field with different choices: name each enum.
+    "ENUM_NAME_OVERRIDES": {
+        "ClipStatusEnum": "server.media.models.Clip.Status",
+        "AnnotationStatusEnum": "server.annotations.models.Annotation.Status",
+        "AnnotationEditStatusEnum": "server.annotations.services.EDITABLE_STATUSES",
+        "JobStatusEnum": "server.jobs.models.Job.Status",
+        "JobKindEnum": "server.jobs.models.Job.Kind",
+        "ModelVersionKindEnum": "server.learning.models.ModelVersion.Kind",
+    },
 }
 
 # --- Celery -----------------------------------------------------------------------------
@@ -140,6 +152,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
         "data_folder_in": CELERY_BROKER_FOLDER,
         "data_folder_out": CELERY_BROKER_FOLDER,
         "processed_folder": CELERY_BROKER_FOLDER + "-processed",
+        "control_folder": CELERY_BROKER_FOLDER + "-control",
         "store_processed": False,
     }
     if CELERY_BROKER_URL.startswith("filesystem")

@@ -1,0 +1,350 @@
+"""API for proposals (read), annotations (versioned writes, history) and reviews.
+
+One view per operation; where two share a URL (GET/PUT of a frame's annotation, GET/POST of an
+annotation's reviews), `server.core.routing.method_route` sends each method to its view.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from server.accounts.models import Role
+from server.annotations.models import Annotation, AnnotationRevision, Proposal, Review
+from server.annotations.selectors import (
+    annotation_get,
+    annotation_get_for_frame,
+    annotation_get_for_user,
+    annotation_latest_review,
+    annotation_list,
+    annotation_revision_list,
+    clip_get_for_user,
+    frame_get_for_user,
+    proposal_get_for_user,
+    proposal_list,
+    review_list,
+)
+from server.annotations.services import AnnotationConflictError, annotation_update, review_create
+from server.core.errors import NotFoundError
+from server.core.pagination import DefaultPagination, get_paginated_response
+from server.core.serializers import UserSummarySerializer
+
+# --- shapes of the JSON columns, for the schema --------------------------------------------------
+
+
+class RleSerializer(serializers.Serializer):
+    """COCO RLE: `size` is `[height, width]` of the frame, `counts` column-major run lengths
+    (compressed string; an integer list is accepted on input)."""
+
+    size = serializers.ListField(child=serializers.IntegerField(), min_length=2, max_length=2)
+    counts = serializers.CharField()
+
+    class Meta:
+        ref_name = "CocoRle"
+
+
+class AnnotationInstanceSerializer(serializers.Serializer):
+    mask = RleSerializer()
+    label = serializers.CharField(help_text="A label name; unknown names join the project's vocabulary.")
+
+    class Meta:
+        ref_name = "AnnotationInstance"
+
+
+class ProposalInstanceSerializer(serializers.Serializer):
+    mask = RleSerializer()
+    label = serializers.CharField()
+    score = serializers.FloatField(help_text="Model confidence in [0, 1].")
+    provenance = serializers.JSONField(help_text="How the model got there (audio tags, prompts, boxes...).")
+
+    class Meta:
+        ref_name = "ProposalInstance"
+
+
+class ProposalFrameSerializer(serializers.Serializer):
+    frame_index = serializers.IntegerField()
+    instances = ProposalInstanceSerializer(many=True)
+
+    class Meta:
+        ref_name = "ProposalFrame"
+
+
+@extend_schema_field(AnnotationInstanceSerializer(many=True))
+class AnnotationInstancesField(serializers.JSONField):
+    """Instances as stored (validated by the service on the way in)."""
+
+
+@extend_schema_field(ProposalFrameSerializer(many=True))
+class ProposalFramesField(serializers.JSONField):
+    pass
+
+
+# --- shared representations ----------------------------------------------------------------------
+
+
+class ReviewOutputSerializer(serializers.ModelSerializer):
+    reviewer = UserSummarySerializer(allow_null=True)
+
+    class Meta:
+        model = Review
+        fields = ["id", "annotation", "annotation_version", "verdict", "comment", "reviewer", "created_at"]
+        ref_name = "Review"
+
+
+class AnnotationOutputSerializer(serializers.ModelSerializer):
+    frame_index = serializers.IntegerField(source="frame.index")
+    instances = AnnotationInstancesField()
+    author = UserSummarySerializer(allow_null=True)
+    latest_review = serializers.SerializerMethodField(
+        help_text="The newest review (a rejection's comment tells the annotator what to fix)."
+    )
+
+    class Meta:
+        model = Annotation
+        fields = [
+            "id",
+            "clip",
+            "frame",
+            "frame_index",
+            "instances",
+            "version",
+            "status",
+            "author",
+            "time_spent",
+            "source_proposal",
+            "external_source",
+            "external_id",
+            "latest_review",
+            "created_at",
+            "updated_at",
+        ]
+        ref_name = "Annotation"
+
+    @extend_schema_field(ReviewOutputSerializer(allow_null=True))
+    def get_latest_review(self, annotation: Annotation) -> dict[str, Any] | None:
+        review = annotation_latest_review(annotation=annotation)
+        return ReviewOutputSerializer(review).data if review is not None else None
+
+
+class ProposalOutputSerializer(serializers.ModelSerializer):
+    class ModelVersionSummarySerializer(serializers.Serializer):
+        id = serializers.IntegerField()
+        kind = serializers.CharField()
+        name = serializers.CharField()
+        config_hash = serializers.CharField()
+
+        class Meta:
+            ref_name = "ModelVersionSummary"
+
+    model_version = ModelVersionSummarySerializer()
+    frames = ProposalFramesField()
+
+    class Meta:
+        model = Proposal
+        fields = ["id", "clip", "model_version", "frames", "created_at"]
+        ref_name = "Proposal"
+
+
+# --- proposals ------------------------------------------------------------------------------------
+
+
+class ProposalListApi(APIView):
+    pagination_class = DefaultPagination
+
+    @extend_schema(responses=ProposalOutputSerializer(many=True), summary="A clip's proposals (members).")
+    def get(self, request: Request, clip_id: int) -> Response:
+        clip = clip_get_for_user(user=request.user, clip_id=clip_id)
+        return get_paginated_response(
+            pagination_class=self.pagination_class,
+            serializer_class=ProposalOutputSerializer,
+            queryset=proposal_list(clip_id=clip.pk),
+            request=request,
+            view=self,
+        )
+
+
+class ProposalDetailApi(APIView):
+    @extend_schema(responses=ProposalOutputSerializer, summary="One proposal (members).")
+    def get(self, request: Request, proposal_id: int) -> Response:
+        proposal = proposal_get_for_user(user=request.user, proposal_id=proposal_id)
+        return Response(ProposalOutputSerializer(proposal).data)
+
+
+# --- annotations ----------------------------------------------------------------------------------
+
+
+class AnnotationListApi(APIView):
+    pagination_class = DefaultPagination
+
+    class FilterSerializer(serializers.Serializer):
+        status = serializers.ChoiceField(choices=Annotation.Status.choices, required=False)
+
+        class Meta:
+            ref_name = "AnnotationListFilter"
+
+    @extend_schema(
+        parameters=[FilterSerializer],
+        responses=AnnotationOutputSerializer(many=True),
+        summary="A clip's annotations in frame order (members).",
+    )
+    def get(self, request: Request, clip_id: int) -> Response:
+        clip = clip_get_for_user(user=request.user, clip_id=clip_id)
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        return get_paginated_response(
+            pagination_class=self.pagination_class,
+            serializer_class=AnnotationOutputSerializer,
+            queryset=annotation_list(clip_id=clip.pk, filters=filters.validated_data),
+            request=request,
+            view=self,
+        )
+
+
+class AnnotationDetailApi(APIView):
+    @extend_schema(responses=AnnotationOutputSerializer, summary="A frame's annotation (members).")
+    def get(self, request: Request, frame_id: int) -> Response:
+        frame, _ = frame_get_for_user(user=request.user, frame_id=frame_id)
+        annotation = annotation_get_for_frame(frame_id=frame.pk)
+        if annotation is None:
+            raise NotFoundError(
+                f"Frame {frame.index} of this clip has no annotation yet; save one with version null.",
+                {"current_version": None},
+            )
+        return Response(AnnotationOutputSerializer(annotation).data)
+
+
+class AnnotationUpdateApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        instances = AnnotationInstancesField(help_text="[{mask: COCO RLE of the frame's size, label: str}]")
+        version = serializers.IntegerField(
+            min_value=0, allow_null=True, help_text="The version your edit is based on: null (or 0) to create."
+        )
+        status = serializers.ChoiceField(
+            choices=[Annotation.Status.DRAFT, Annotation.Status.SUBMITTED],
+            required=False,
+            help_text="Omitted: unchanged (draft for a new annotation). submitted sends it to review.",
+        )
+        time_spent_delta = serializers.FloatField(
+            min_value=0, max_value=24 * 3600, default=0.0, help_text="Seconds worked since the last save."
+        )
+        source_proposal = serializers.IntegerField(
+            required=False, allow_null=True, help_text="The proposal this edit started from."
+        )
+
+        class Meta:
+            ref_name = "AnnotationUpdateInput"
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={
+            200: AnnotationOutputSerializer,
+            201: AnnotationOutputSerializer,
+            400: OpenApiResponse(description="Invalid instances, e.g. a mask not of the frame's size."),
+            409: OpenApiResponse(
+                description="Stale version: `extra` has `current_version` and `current` (the stored annotation), "
+                "nothing was saved; or the annotation is accepted and locked for annotators."
+            ),
+        },
+        summary="Create (version null) or update (current version) a frame's annotation (annotators).",
+    )
+    def put(self, request: Request, frame_id: int) -> Response:
+        frame, role = frame_get_for_user(user=request.user, frame_id=frame_id, roles=[Role.ANNOTATOR])
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        try:
+            annotation = annotation_update(
+                frame=frame,
+                user=request.user,
+                role=role,
+                instances=data["instances"],
+                version=data["version"],
+                status=data.get("status"),
+                time_spent_delta=data["time_spent_delta"],
+                source_proposal_id=data.get("source_proposal"),
+            )
+        except AnnotationConflictError as exc:
+            current = annotation_get(annotation_id=exc.current.pk) if exc.current is not None else None
+            exc.extra["current"] = AnnotationOutputSerializer(current).data if current is not None else None
+            raise
+        created = annotation.version == 1
+        annotation = annotation_get(annotation_id=annotation.pk)
+        return Response(
+            AnnotationOutputSerializer(annotation).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+
+class AnnotationRevisionListApi(APIView):
+    pagination_class = DefaultPagination
+
+    class OutputSerializer(serializers.ModelSerializer):
+        instances = AnnotationInstancesField()
+        author = UserSummarySerializer(allow_null=True)
+
+        class Meta:
+            model = AnnotationRevision
+            fields = ["id", "version", "instances", "status", "author", "created_at"]
+            ref_name = "AnnotationRevision"
+
+    @extend_schema(responses=OutputSerializer(many=True), summary="An annotation's history, oldest first (members).")
+    def get(self, request: Request, annotation_id: int) -> Response:
+        annotation = annotation_get_for_user(user=request.user, annotation_id=annotation_id)
+        return get_paginated_response(
+            pagination_class=self.pagination_class,
+            serializer_class=self.OutputSerializer,
+            queryset=annotation_revision_list(annotation_id=annotation.pk),
+            request=request,
+            view=self,
+        )
+
+
+# --- reviews --------------------------------------------------------------------------------------
+
+
+class ReviewListApi(APIView):
+    pagination_class = DefaultPagination
+
+    @extend_schema(responses=ReviewOutputSerializer(many=True), summary="An annotation's reviews, newest first.")
+    def get(self, request: Request, annotation_id: int) -> Response:
+        annotation = annotation_get_for_user(user=request.user, annotation_id=annotation_id)
+        return get_paginated_response(
+            pagination_class=self.pagination_class,
+            serializer_class=ReviewOutputSerializer,
+            queryset=review_list(annotation_id=annotation.pk),
+            request=request,
+            view=self,
+        )
+
+
+class ReviewCreateApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        verdict = serializers.ChoiceField(choices=Review.Verdict.choices)
+        comment = serializers.CharField(
+            required=False, allow_blank=True, default="", help_text="Required when rejecting."
+        )
+        annotation_version = serializers.IntegerField(min_value=1, help_text="The version you reviewed.")
+
+        class Meta:
+            ref_name = "ReviewCreateInput"
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={
+            201: ReviewOutputSerializer,
+            400: OpenApiResponse(description="Not submitted, or a rejection without a comment."),
+            409: OpenApiResponse(description="The annotation changed since annotation_version."),
+        },
+        summary="Accept or reject a submitted annotation (reviewers).",
+    )
+    def post(self, request: Request, annotation_id: int) -> Response:
+        annotation = annotation_get_for_user(user=request.user, annotation_id=annotation_id, roles=[Role.REVIEWER])
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        review = review_create(annotation_id=annotation.pk, reviewer=request.user, **serializer.validated_data)
+        return Response(ReviewOutputSerializer(review).data, status=status.HTTP_201_CREATED)

@@ -1,0 +1,56 @@
+"""Model versions: a proposer or student is identified by the SHA-256 of its canonical JSON config."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from django.db import transaction
+
+from server.core.errors import ApplicationError, ConflictError
+from server.learning.models import ModelVersion
+from server.media.models import Project
+
+
+def model_version_config_hash(*, config: dict[str, Any]) -> str:
+    """SHA-256 hex of `json.dumps(config, sort_keys=True, separators=(",", ":"))` (ASCII-escaped)."""
+    try:
+        canonical = json.dumps(config, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ApplicationError(f"config must be plain JSON: {exc}.", {"field": "config"}) from exc
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+@transaction.atomic
+def model_version_get_or_create(
+    *, project: Project, kind: str, name: str, config: dict[str, Any], checkpoint_path: str = ""
+) -> tuple[ModelVersion, bool]:
+    """The project's model version with this config, created if new; returns `(version, created)`.
+
+    The same config again returns the existing version unchanged (its name is kept). The same
+    config with another kind or checkpoint would be a different model under one identity: that is
+    refused (409) — put what distinguishes them (e.g. the training round) into the config.
+    """
+    if kind not in ModelVersion.Kind.values:
+        allowed = ", ".join(ModelVersion.Kind.values)
+        raise ApplicationError(f"kind must be one of {allowed}, not {kind}.", {"field": "kind"})
+    if not isinstance(config, dict):
+        raise ApplicationError("config must be a JSON object.", {"field": "config"})
+    name = name.strip()
+    if not name:
+        raise ApplicationError("name must not be empty.", {"field": "name"})
+    config_hash = model_version_config_hash(config=config)
+    version, created = ModelVersion.objects.get_or_create(
+        project=project,
+        config_hash=config_hash,
+        defaults={"kind": kind, "name": name, "config": config, "checkpoint_path": checkpoint_path},
+    )
+    if not created and (version.kind, version.checkpoint_path) != (kind, checkpoint_path):
+        raise ConflictError(
+            f"Model version {version.pk} ({version}) already has this config with "
+            f"kind {version.kind} and checkpoint '{version.checkpoint_path}'; "
+            "a different model needs a different config.",
+            {"model_version": version.pk, "config_hash": config_hash},
+        )
+    return version, created

@@ -1,0 +1,101 @@
+"""API for model versions: the proposers and students a project has run, with their metrics."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from server.accounts.selectors import project_access
+from server.core.pagination import DefaultPagination, get_paginated_response
+from server.learning.models import ModelVersion
+from server.learning.selectors import model_version_get_for_user, model_version_list
+from server.learning.services import model_version_get_or_create
+from server.media.models import Project
+
+
+class ModelVersionOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ModelVersion
+        fields = [
+            "id",
+            "project",
+            "kind",
+            "name",
+            "config",
+            "config_hash",
+            "checkpoint_path",
+            "metrics",
+            "note",
+            "created_at",
+            "updated_at",
+        ]
+        ref_name = "ModelVersion"
+
+
+class ModelVersionListApi(APIView):
+    pagination_class = DefaultPagination
+
+    class FilterSerializer(serializers.Serializer):
+        kind = serializers.ChoiceField(choices=ModelVersion.Kind.choices, required=False)
+
+        class Meta:
+            ref_name = "ModelVersionListFilter"
+
+    @extend_schema(
+        parameters=[FilterSerializer],
+        responses=ModelVersionOutputSerializer(many=True),
+        summary="A project's model versions, newest first, with metrics (members).",
+    )
+    def get(self, request: Request, project_id: int) -> Response:
+        project_access(user=request.user, project_id=project_id)
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        return get_paginated_response(
+            pagination_class=self.pagination_class,
+            serializer_class=ModelVersionOutputSerializer,
+            queryset=model_version_list(project_id=project_id, filters=filters.validated_data),
+            request=request,
+            view=self,
+        )
+
+
+class ModelVersionCreateApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        kind = serializers.ChoiceField(choices=ModelVersion.Kind.choices)
+        name = serializers.CharField(max_length=200)
+        config = serializers.DictField(help_text="Identifies the version: SHA-256 of its canonical JSON.")
+        checkpoint_path = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
+
+        class Meta:
+            ref_name = "ModelVersionCreateInput"
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={
+            201: ModelVersionOutputSerializer,
+            200: OpenApiResponse(ModelVersionOutputSerializer, description="Same config: the existing version."),
+            409: OpenApiResponse(description="Same config registered with another kind or checkpoint."),
+        },
+        summary="Register a model version, or get the one with the same config (managers).",
+    )
+    def post(self, request: Request, project_id: int) -> Response:
+        project_access(user=request.user, project_id=project_id, roles=())
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        version, created = model_version_get_or_create(
+            project=Project.objects.get(pk=project_id), **serializer.validated_data
+        )
+        return Response(
+            ModelVersionOutputSerializer(version).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+
+class ModelVersionDetailApi(APIView):
+    @extend_schema(responses=ModelVersionOutputSerializer, summary="One model version (members).")
+    def get(self, request: Request, model_version_id: int) -> Response:
+        version = model_version_get_for_user(user=request.user, model_version_id=model_version_id)
+        return Response(ModelVersionOutputSerializer(version).data)

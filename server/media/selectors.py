@@ -1,0 +1,126 @@
+"""Reads for projects, labels, clips, frames and audio, with the access checks in front of them.
+
+Lists run a constant number of queries: per-project and per-clip counts are correlated
+subqueries annotated on the one list query. Access follows
+`server.accounts.selectors.project_access` (outsiders get 404 worded after the object).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import Count, IntegerField, Model, OuterRef, Prefetch, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
+
+from server.accounts.models import Membership
+from server.accounts.selectors import ADMIN, project_list_for_user
+from server.core.permissions import project_object_access
+from server.media.models import AudioTrack, Clip, Frame, Label, Project
+
+User = AbstractBaseUser | AnonymousUser
+
+CLIP_ORDERINGS = ("id", "name", "created_at", "duration", "status")
+
+
+def _count(model: type[Model], *, link: str, **filters: Any) -> Coalesce:
+    """`COUNT(*)` of `model` rows whose `link` points at the outer row, as an annotation."""
+    rows = (
+        model.objects.filter(**{link: OuterRef("pk")}, **filters)
+        .order_by()
+        .values(link)
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Coalesce(Subquery(rows, output_field=IntegerField()), Value(0))
+
+
+def _project_annotate(qs: QuerySet[Project], *, user: AbstractBaseUser) -> QuerySet[Project]:
+    """Adds `member_count`, `clip_count`, `clips_<status>` and `role` (the user's role; "admin" for superusers)."""
+    counts = {f"clips_{status}": _count(Clip, link="project", status=status) for status in Clip.Status.values}
+    if user.is_superuser:
+        role: Any = Value(ADMIN)
+    else:
+        role = Subquery(Membership.objects.filter(project=OuterRef("pk"), user_id=user.pk).values("role")[:1])
+    return qs.annotate(
+        member_count=_count(Membership, link="project"),
+        clip_count=_count(Clip, link="project"),
+        role=role,
+        **counts,
+    )
+
+
+def project_list(*, user: AbstractBaseUser, search: str = "") -> QuerySet[Project]:
+    """The projects the user belongs to (superusers: all), newest first, with counts and the user's role."""
+    qs = project_list_for_user(user=user)
+    if search:
+        qs = qs.filter(name__icontains=search)
+    return _project_annotate(qs, user=user)
+
+
+def project_get(*, user: AbstractBaseUser, project_id: int) -> Project:
+    """One project with the same annotations as `project_list`, its members and labels prefetched.
+
+    The caller has checked access (`project_access`).
+    """
+    qs = _project_annotate(Project.objects.filter(pk=project_id), user=user).prefetch_related(
+        Prefetch("memberships", queryset=Membership.objects.select_related("user").order_by("id")),
+        Prefetch("labels", queryset=Label.objects.order_by("name")),
+    )
+    return qs.get()
+
+
+def label_list(*, project_id: int) -> QuerySet[Label]:
+    return Label.objects.filter(project_id=project_id).order_by("name", "id")
+
+
+def label_get_for_user(*, user: User, label_id: int, roles: Iterable[str] | None = None) -> Label:
+    label = Label.objects.filter(pk=label_id).first()
+    project_object_access(user=user, project_id=label and label.project_id, entity="Label", roles=roles)
+    assert label is not None
+    return label
+
+
+def clip_list(*, project_id: int, status: str = "", search: str = "", ordering: str = "id") -> QuerySet[Clip]:
+    """A project's clips with `num_frames`. `ordering` is one of `CLIP_ORDERINGS`, optionally prefixed by "-"."""
+    if ordering.removeprefix("-") not in CLIP_ORDERINGS:
+        raise ValueError(f"ordering must be one of {CLIP_ORDERINGS} (optionally with '-'), got {ordering!r}")
+    qs = Clip.objects.filter(project_id=project_id)
+    if status:
+        qs = qs.filter(status=status)
+    if search:
+        qs = qs.filter(name__icontains=search)
+    qs = qs.annotate(num_frames=_count(Frame, link="clip"))
+    return qs.order_by(ordering, "id" if not ordering.startswith("-") else "-id")
+
+
+def clip_get_for_user(*, user: User, clip_id: int, roles: Iterable[str] | None = None) -> Clip:
+    """The clip with `num_frames`, or 404 "Clip not found." (also for outsiders)."""
+    clip = Clip.objects.filter(pk=clip_id).annotate(num_frames=_count(Frame, link="clip")).first()
+    project_object_access(user=user, project_id=clip and clip.project_id, entity="Clip", roles=roles)
+    assert clip is not None
+    return clip
+
+
+def clip_frames(*, clip: Clip) -> QuerySet[Frame]:
+    return Frame.objects.filter(clip=clip).order_by("index")
+
+
+def clip_audio(*, clip: Clip) -> AudioTrack | None:
+    return AudioTrack.objects.filter(clip=clip).first()
+
+
+def frame_get_for_user(*, user: User, frame_id: int) -> Frame:
+    frame = Frame.objects.select_related("clip").filter(pk=frame_id).first()
+    project_object_access(user=user, project_id=frame and frame.clip.project_id, entity="Frame")
+    assert frame is not None
+    return frame
+
+
+def audio_get_for_user(*, user: User, clip_id: int) -> AudioTrack:
+    """The clip's audio track; 404 "Audio not found." for a missing clip, an outsider or a clip without audio."""
+    audio = AudioTrack.objects.select_related("clip").filter(clip_id=clip_id).first()
+    project_object_access(user=user, project_id=audio and audio.clip.project_id, entity="Audio")
+    assert audio is not None
+    return audio
