@@ -1,0 +1,1 @@
+"""AVSBench-exact evaluation: metrics (`metrics`), layout readers/writers (`datasets`), runs (`runner`)."""
