@@ -1,6 +1,6 @@
 """Projects and their media: clips decoded into frames at the project's frame rate + an audio track.
 
-Frame timing rule (see `server.media.decoding`): clip time is split into windows of 1/fps
+Frame timing rule (implemented by `ml_backend.media.video`): clip time is split into windows of 1/fps
 seconds; frame k covers the window [k/fps, (k+1)/fps) and shows the picture on screen at
 `(k + FRAME_POSITION)/fps` with FRAME_POSITION = 0.94, as AVSBench keeps the frame about
 0.94 s into each second. Only whole windows are kept (a clip shorter than one window keeps one

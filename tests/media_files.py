@@ -1,0 +1,108 @@
+"""Media files for tests: the shared demo clips, and small videos made with PyAV in a test's tmp_path.
+
+Synthetic videos show picture `i` as a flat grey of level `grey_level(i)`, so a test can tell from a
+decoded frame which source picture it is (`picture_index`).
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO_DIR = ROOT.parent / "shared" / "media" / "avsbench-demo"
+DEMO_SMALL = DEMO_DIR / "0BLiYNtFSjA.mp4"  # 320x240, 23.976 fps, 5.005 s, aac stereo 44.1 kHz
+DEMO_720P = DEMO_DIR / "0meOlo03O3g.mp4"  # 1280x720, 30 fps, 5.0 s, aac stereo 44.1 kHz
+GREY_STEP = 8
+
+
+def grey_level(index: int) -> int:
+    return 16 + (index * GREY_STEP) % 224
+
+
+def picture_index(pixels: np.ndarray) -> int:
+    """Index (mod 28) of the synthetic picture an RGB array `(H, W, 3)` shows."""
+    return round((float(pixels.mean()) - 16) / GREY_STEP)
+
+
+def make_video(
+    path: Path,
+    *,
+    seconds: float = 2.0,
+    fps: int = 10,
+    width: int = 64,
+    height: int = 48,
+    codec: str = "libx264",
+    audio_rate: int | None = None,
+    faststart: bool = False,
+) -> Path:
+    """Encode `seconds * fps` flat grey pictures (picture i: `grey_level(i)`), with a mono 440 Hz sine
+    track at `audio_rate` Hz when given (AAC), into an MP4 at `path`."""
+    options = {"movflags": "faststart"} if faststart else {}
+    with av.open(str(path), "w", options=options) as out:
+        video = out.add_stream(codec, rate=fps)
+        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+        audio = out.add_stream("aac", rate=audio_rate, layout="mono") if audio_rate else None
+        count = round(seconds * fps)
+        for i in range(count):
+            frame = av.VideoFrame.from_ndarray(np.full((height, width, 3), grey_level(i), np.uint8), format="rgb24")
+            frame.pts, frame.time_base = i, Fraction(1, fps)
+            out.mux(video.encode(frame))
+        out.mux(video.encode(None))
+        if audio is not None and audio_rate:
+            samples = round(seconds * audio_rate)
+            wave = (0.3 * np.sin(2 * np.pi * 440 * np.arange(samples) / audio_rate)).astype(np.float32)
+            for start in range(0, samples, 1024):
+                chunk = wave[start : start + 1024].reshape(1, -1)
+                frame = av.AudioFrame.from_ndarray(chunk, format="flt", layout="mono")
+                frame.sample_rate, frame.pts, frame.time_base = audio_rate, start, Fraction(1, audio_rate)
+                out.mux(audio.encode(frame))
+            out.mux(audio.encode(None))
+    return path
+
+
+def remux_faststart(source: Path, path: Path) -> Path:
+    """Copy `source`'s streams into an MP4 with its index first ("faststart"), as web videos usually are.
+
+    The demo clips keep their index at the end, so cutting them loses the index; cutting a faststart
+    copy keeps a readable file whose data stops early, like an interrupted download.
+    """
+    with av.open(str(source)) as inp, av.open(str(path), "w", options={"movflags": "faststart"}) as out:
+        streams = {s.index: out.add_stream_from_template(s) for s in inp.streams}
+        for packet in inp.demux():
+            if packet.dts is None:
+                continue
+            packet.stream = streams[packet.stream.index]
+            out.mux(packet)
+    return path
+
+
+def keep_head(source: Path, path: Path, fraction: float) -> Path:
+    """The first `fraction` of `source`'s bytes."""
+    data = source.read_bytes()
+    path.write_bytes(data[: int(len(data) * fraction)])
+    return path
+
+
+def cut_tail(source: Path, path: Path, num_bytes: int) -> Path:
+    """`source` without its last `num_bytes` bytes."""
+    data = source.read_bytes()
+    path.write_bytes(data[:-num_bytes])
+    return path
+
+
+def make_audio_only(path: Path, *, seconds: float = 1.0, rate: int = 44100) -> Path:
+    """An M4A file with one AAC audio stream and no video."""
+    with av.open(str(path), "w", format="mp4") as out:
+        audio = out.add_stream("aac", rate=rate, layout="mono")
+        samples = round(seconds * rate)
+        for start in range(0, samples, 1024):
+            chunk = np.zeros((1, min(1024, samples - start)), np.float32)
+            frame = av.AudioFrame.from_ndarray(chunk, format="flt", layout="mono")
+            frame.sample_rate, frame.pts, frame.time_base = rate, start, Fraction(1, rate)
+            out.mux(audio.encode(frame))
+        out.mux(audio.encode(None))
+    return path
