@@ -200,7 +200,7 @@ def _enqueue_ingest(*, clip_id: int, job_id: int) -> None:
             job_id=job_id,
             error=(
                 f"The ingest could not be queued: the task broker is unreachable ({exc}; setting CELERY_BROKER_URL). "
-                "Delete the clip and upload the file again once the broker is back."
+                f"Nothing is lost: retry with POST /api/clips/{clip_id}/ingest/ once the broker is back."
             ),
         )
 
@@ -458,6 +458,34 @@ def _remove_empty_folders(storage: Storage, folders: list[str]) -> None:
             os.rmdir(storage.path(folder))
         except (NotImplementedError, OSError):
             pass
+
+
+# --- retry ------------------------------------------------------------------------------------------
+
+
+def clip_ingest_retry(*, clip: Clip, user: Any = None) -> Job:
+    """Queue the ingest of a failed (or never queued) clip again, from its stored source.
+
+    Partial output of earlier attempts is removed first. A clip that is `ready` or `processing`
+    is refused: re-ingesting would replace frames that annotations point at.
+    """
+    if clip.status in (Clip.Status.READY, Clip.Status.PROCESSING):
+        raise ApplicationError(
+            f"Clip {clip.pk} is {clip.status}; only failed or uploaded clips can be ingested again.",
+            {"status": clip.status},
+            status=409,
+        )
+    if not clip.source.name:
+        raise ApplicationError("The clip has no stored source file; delete it and upload the file again.")
+    storage = default_storage
+    with transaction.atomic():
+        _clear_outputs(clip=clip, storage=storage)
+        Clip.objects.filter(pk=clip.pk).update(status=Clip.Status.UPLOADED, error="", updated_at=timezone.now())
+        job = job_create(
+            project_id=clip.project_id, kind=Job.Kind.INGEST, created_by=user, target=clip, message="Queued for ingest."
+        )
+        transaction.on_commit(partial(_enqueue_ingest, clip_id=clip.pk, job_id=job.pk))
+    return job
 
 
 # --- delete -----------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ urlpatterns = [
         method_route(get=views.ClipDetailApi, delete=views.ClipDeleteApi),
         name="clip-detail",
     ),
+    path("clips/<int:clip_id>/ingest/", views.ClipIngestRetryApi.as_view(), name="clip-ingest"),
     path("clips/<int:clip_id>/audio/", views.ClipAudioApi.as_view(), name="clip-audio"),
     path("clips/<int:clip_id>/source/", views.ClipSourceApi.as_view(), name="clip-source"),
     path("frames/<int:frame_id>/image/", views.FrameImageApi.as_view(), name="frame-image"),

@@ -35,7 +35,7 @@ from server.media.selectors import (
     clip_list,
     frame_get_for_user,
 )
-from server.media.services import clip_create_from_file, clip_delete
+from server.media.services import clip_create_from_file, clip_delete, clip_ingest_retry
 from server.media.upload import upload_content_length_check, upload_limit_install
 
 MEDIA_CACHE_CONTROL = "private, max-age=3600"
@@ -219,6 +219,26 @@ class ClipDeleteApi(APIView):
     def delete(self, request: Request, clip_id: int) -> Response:
         clip_delete(clip=clip_get_for_user(user=request.user, clip_id=clip_id, roles=[Role.MANAGER]))
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ClipIngestRetryApi(APIView):
+    class OutputSerializer(serializers.Serializer):
+        clip = ClipOutputSerializer()
+        job_id = serializers.IntegerField()
+
+        class Meta:
+            ref_name = "ClipIngestRetry"
+
+    @extend_schema(
+        request=None,
+        responses={202: OutputSerializer, 409: OpenApiResponse(description="The clip is ready or processing.")},
+        summary="Ingest a failed clip again from its stored source (managers).",
+    )
+    def post(self, request: Request, clip_id: int) -> Response:
+        clip = clip_get_for_user(user=request.user, clip_id=clip_id, roles=[Role.MANAGER])
+        job = clip_ingest_retry(clip=clip, user=request.user)
+        clip = clip_list(project_id=clip.project_id).get(pk=clip.pk)
+        return Response(self.OutputSerializer({"clip": clip, "job_id": job.pk}).data, status=status.HTTP_202_ACCEPTED)
 
 
 # --- media files -------------------------------------------------------------------------------
