@@ -31,7 +31,7 @@ from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-DEMO_DIR = ROOT.parent / "shared" / "media" / "avsbench-demo"
+DEMO_DIR = Path(os.environ.get("AVS_SHARED_DIR", ROOT.parent / "shared")) / "media" / "avsbench-demo"
 FRAME_POSITION = 0.94
 
 

@@ -6,6 +6,7 @@ decoded frame which source picture it is (`picture_index`).
 
 from __future__ import annotations
 
+import os
 from fractions import Fraction
 from pathlib import Path
 
@@ -13,7 +14,18 @@ import av
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-DEMO_DIR = ROOT.parent / "shared" / "media" / "avsbench-demo"
+
+
+def _shared_dir() -> Path:
+    """The team's shared folder (demo clips, reference data): AVS_SHARED_DIR, else `../shared` beside the checkout."""
+    for candidate in (os.environ.get("AVS_SHARED_DIR"), ROOT.parent / "shared", "/work/shared"):
+        if candidate and (Path(candidate) / "media" / "avsbench-demo").is_dir():
+            return Path(candidate)
+    raise RuntimeError("The demo clips were not found: set AVS_SHARED_DIR to the folder holding media/avsbench-demo.")
+
+
+SHARED_DIR = _shared_dir()
+DEMO_DIR = SHARED_DIR / "media" / "avsbench-demo"
 DEMO_SMALL = DEMO_DIR / "0BLiYNtFSjA.mp4"  # 320x240, 23.976 fps, 5.005 s, aac stereo 44.1 kHz
 DEMO_720P = DEMO_DIR / "0meOlo03O3g.mp4"  # 1280x720, 30 fps, 5.0 s, aac stereo 44.1 kHz
 GREY_STEP = 8

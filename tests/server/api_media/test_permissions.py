@@ -3,13 +3,12 @@ ids of another project's clips, frames and files tells nothing."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
+from tests.media_files import DEMO_DIR
 from tests.server.accounts.world import READ, ROLES, expect
 
-DEMO = Path("/work/shared/media/avsbench-demo/p04SYXuBSQ.mp4")
+DEMO = DEMO_DIR / "p04SYXuBSQ.mp4"
 
 CASES = [
     # (operation, method, url, expected status per role)

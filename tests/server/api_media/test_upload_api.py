@@ -18,8 +18,9 @@ from server.accounts.models import Role
 from server.jobs.models import Job
 from server.media.models import Clip, Frame
 from tests.factories import MembershipFactory, ProjectFactory
+from tests.media_files import DEMO_DIR
 
-DEMO = Path("/work/shared/media/avsbench-demo/p04SYXuBSQ.mp4")
+DEMO = DEMO_DIR / "p04SYXuBSQ.mp4"
 
 
 @pytest.fixture

@@ -17,10 +17,11 @@ from server.config.celery_app import app as celery_app
 from server.jobs.models import Job
 from server.media.models import Clip
 from server.media.services import clip_create_from_file
+from tests.media_files import DEMO_SMALL
 from tests.utils import require_service
 
 ROOT = Path(__file__).resolve().parents[3]
-DEMO = ROOT.parent / "shared" / "media" / "avsbench-demo" / "0BLiYNtFSjA.mp4"
+DEMO = DEMO_SMALL
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
