@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+NPM_STAMP := frontend/node_modules/.installed
 
-.PHONY: run test install lint bench-ingest clean
+.PHONY: run test install frontend lint bench-ingest clean
 
 $(STAMP): requirements/base.txt requirements/ml.txt requirements/dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -12,17 +13,28 @@ $(STAMP): requirements/base.txt requirements/ml.txt requirements/dev.txt
 	$(PY) -m pip install --quiet -r requirements/dev.txt
 	touch $(STAMP)
 
-install: $(STAMP)
+$(NPM_STAMP): frontend/package.json frontend/package-lock.json
+	cd frontend && npm ci --no-audit --no-fund
+	touch $(NPM_STAMP)
 
-run: $(STAMP)
+install: $(STAMP) $(NPM_STAMP)
+
+# TypeScript types are generated from the server's OpenAPI schema, then the bundle is built.
+frontend: install
+	mkdir -p var
+	$(PY) manage.py spectacular --format openapi-json --file var/openapi.json
+	cd frontend && npm run --silent gen:api && npm run --silent build
+
+run: frontend
 	$(PY) -m server.run
 
-test: $(STAMP)
+test: frontend
 	$(PY) -m ruff check server ml_backend tests benchmarks
+	cd frontend && npm test --silent
 	$(PY) -m pytest
 
 bench-ingest: $(STAMP)
 	$(PY) benchmarks/ingest.py
 
 clean:
-	rm -rf var/e2e var/bench
+	rm -rf var/e2e var/bench frontend/dist

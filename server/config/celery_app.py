@@ -9,7 +9,9 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "server.config.settings.local")
 
 app = Celery("avs_studio")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.conf.task_queues = tuple(Queue(name, Exchange(name), routing_key=name) for name in ("ingest", "inference", "training"))
+app.conf.task_queues = tuple(
+    Queue(name, Exchange(name), routing_key=name) for name in ("ingest", "inference", "training")
+)
 app.autodiscover_tasks()
 
 

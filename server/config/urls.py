@@ -1,7 +1,8 @@
 from django.contrib import admin
-from django.urls import include, path
-from django.views.generic import RedirectView
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from server.core.views import frontend_index
 
 api_patterns = [
     path("", include("server.accounts.urls")),
@@ -17,5 +18,5 @@ api_patterns = [
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include(api_patterns)),
-    path("", RedirectView.as_view(url="/api/docs/", permanent=False)),
+    re_path(r"^(?!api/|admin/|static/).*$", frontend_index, name="frontend"),
 ]

@@ -90,6 +90,9 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = env.path("AVS_STATIC_ROOT", default=str(VAR_DIR / "static"))
+# The annotator web app (frontend/, built by `make`): index.html at `/`, assets under /static/app/.
+AVS_FRONTEND_DIST = BASE_DIR / "frontend" / "dist"
+STATICFILES_DIRS = [("app", str(AVS_FRONTEND_DIST))] if AVS_FRONTEND_DIST.is_dir() else []
 
 # --- media ------------------------------------------------------------------------------
 # Media are never served from a public URL: the API checks project membership first.

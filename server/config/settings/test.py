@@ -2,6 +2,7 @@
 
 Integration tests switch eagerness off and talk to a real worker through AVS_TEST_REDIS_URL.
 """
+
 from .base import *  # noqa: F403
 from .base import env
 
