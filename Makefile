@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 NPM_STAMP := frontend/node_modules/.installed
 
-.PHONY: run test install frontend lint bench-ingest clean
+.PHONY: run test install frontend lint bench-ingest bench-sam bench-tti clean
 
 $(STAMP): requirements/base.txt requirements/ml.txt requirements/dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,11 +30,18 @@ run: frontend
 
 test: frontend
 	$(PY) -m ruff check server ml_backend tests benchmarks
+	$(PY) frontend/scripts/rle_parity.py var/rle-parity.json
 	cd frontend && npm test --silent
 	$(PY) -m pytest
 
 bench-ingest: $(STAMP)
 	$(PY) benchmarks/ingest.py
+
+bench-sam: $(STAMP)
+	$(PY) benchmarks/sam_click.py
+
+bench-tti: frontend
+	$(PY) benchmarks/annotator_tti.py
 
 clean:
 	rm -rf var/e2e var/bench frontend/dist

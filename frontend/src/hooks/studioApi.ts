@@ -1,0 +1,210 @@
+/**
+ * The typed facade the pages use: one function per server operation, returning the schema's
+ * types (generated from the OpenAPI schema, never written by hand) or throwing an `ApiError`.
+ * Pages never build URLs or parse bodies themselves; only the upload (which needs progress
+ * events, see uploadClip.ts) bypasses openapi-fetch.
+ */
+import { api } from "../api/client";
+import type { components, operations } from "../api/schema";
+import { unwrap } from "./apiErrors";
+
+type Schemas = components["schemas"];
+
+export type Me = Schemas["Me"];
+export type Project = Schemas["Project"];
+export type ProjectDetail = Schemas["ProjectDetail"];
+export type ProjectCreateInput = Schemas["ProjectCreateInputRequest"];
+export type ProjectUpdateInput = Schemas["PatchedProjectUpdateInputRequest"];
+export type Clip = Schemas["Clip"];
+export type ClipStatus = Schemas["ClipStatusEnum"];
+export type ClipUpload = Schemas["ClipUpload"];
+export type Job = Schemas["Job"];
+export type JobStatus = Schemas["JobStatusEnum"];
+export type Label = Schemas["Label"];
+export type LabelInput = Schemas["LabelInputRequest"];
+export type LabelUpdateInput = Schemas["PatchedLabelUpdateInputRequest"];
+export type Member = Schemas["Member"];
+export type Role = Schemas["RoleEnum"];
+export type ModelVersion = Schemas["ModelVersion"];
+export type ProjectAnnotation = Schemas["ProjectAnnotation"];
+export type ReviewQueueClip = Schemas["ReviewQueueClip"];
+
+/** One page of a list endpoint: `{count, next, previous, results}`. */
+export interface Page<T> {
+  count: number;
+  next?: string | null;
+  previous?: string | null;
+  results: T[];
+}
+
+export type ProjectListQuery = NonNullable<operations["projects_list"]["parameters"]["query"]>;
+export type ClipListQuery = NonNullable<operations["projects_clips_list"]["parameters"]["query"]>;
+export type JobListQuery = NonNullable<operations["projects_jobs_list"]["parameters"]["query"]>;
+
+export const CLIP_STATUSES: readonly ClipStatus[] = ["uploaded", "processing", "ready", "failed"];
+export const ROLES: readonly Role[] = ["manager", "annotator", "reviewer"];
+
+/** Drop empty strings and undefined from a query, so the URL carries only what was chosen. */
+function compact<T extends object>(query: T): T {
+  return Object.fromEntries(
+    Object.entries(query).filter(([, value]) => value !== undefined && value !== ""),
+  ) as T;
+}
+
+// --- session -----------------------------------------------------------------------------------
+
+export function fetchMe(): Promise<Me> {
+  return unwrap(api.GET("/api/auth/me/"));
+}
+
+/** Start a session (the server sets the session cookie); a readable error on bad credentials. */
+export function signIn(username: string, password: string): Promise<Me> {
+  return unwrap(api.POST("/api/auth/login/", { body: { username, password } }));
+}
+
+export async function signOut(): Promise<void> {
+  await unwrap(api.POST("/api/auth/logout/"));
+}
+
+// --- projects ----------------------------------------------------------------------------------
+
+export function listProjects(query: ProjectListQuery = {}): Promise<Page<Project>> {
+  return unwrap(api.GET("/api/projects/", { params: { query: compact(query) } }));
+}
+
+export function createProject(body: ProjectCreateInput): Promise<ProjectDetail> {
+  return unwrap(api.POST("/api/projects/", { body }));
+}
+
+export function getProject(projectId: number): Promise<ProjectDetail> {
+  return unwrap(api.GET("/api/projects/{project_id}/", { params: { path: { project_id: projectId } } }));
+}
+
+export function updateProject(projectId: number, body: ProjectUpdateInput): Promise<ProjectDetail> {
+  return unwrap(
+    api.PATCH("/api/projects/{project_id}/", { params: { path: { project_id: projectId } }, body }),
+  );
+}
+
+export async function deleteProject(projectId: number): Promise<void> {
+  await unwrap(api.DELETE("/api/projects/{project_id}/", { params: { path: { project_id: projectId } } }));
+}
+
+// --- clips and jobs ----------------------------------------------------------------------------
+
+export function listClips(projectId: number, query: ClipListQuery = {}): Promise<Page<Clip>> {
+  return unwrap(
+    api.GET("/api/projects/{project_id}/clips/", {
+      params: { path: { project_id: projectId }, query: compact(query) },
+    }),
+  );
+}
+
+export function listJobs(projectId: number, query: JobListQuery = {}): Promise<Page<Job>> {
+  return unwrap(
+    api.GET("/api/projects/{project_id}/jobs/", {
+      params: { path: { project_id: projectId }, query: compact(query) },
+    }),
+  );
+}
+
+export function retryIngest(clipId: number) {
+  return unwrap(api.POST("/api/clips/{clip_id}/ingest/", { params: { path: { clip_id: clipId } } }));
+}
+
+// --- members -----------------------------------------------------------------------------------
+
+export function listMembers(projectId: number): Promise<Page<Member>> {
+  return unwrap(
+    api.GET("/api/projects/{project_id}/members/", {
+      params: { path: { project_id: projectId }, query: { page_size: 500 } },
+    }),
+  );
+}
+
+export function addMember(projectId: number, username: string, role: Role): Promise<Member> {
+  return unwrap(
+    api.POST("/api/projects/{project_id}/members/", {
+      params: { path: { project_id: projectId } },
+      body: { username, role },
+    }),
+  );
+}
+
+export function changeMemberRole(projectId: number, userId: number, role: Role): Promise<Member> {
+  return unwrap(
+    api.PATCH("/api/projects/{project_id}/members/{user_id}/", {
+      params: { path: { project_id: projectId, user_id: userId } },
+      body: { role },
+    }),
+  );
+}
+
+export async function removeMember(projectId: number, userId: number): Promise<void> {
+  await unwrap(
+    api.DELETE("/api/projects/{project_id}/members/{user_id}/", {
+      params: { path: { project_id: projectId, user_id: userId } },
+    }),
+  );
+}
+
+// --- labels ------------------------------------------------------------------------------------
+
+export function listLabels(projectId: number): Promise<Page<Label>> {
+  return unwrap(
+    api.GET("/api/projects/{project_id}/labels/", {
+      params: { path: { project_id: projectId }, query: { page_size: 500 } },
+    }),
+  );
+}
+
+export function createLabel(projectId: number, body: LabelInput): Promise<Label> {
+  return unwrap(
+    api.POST("/api/projects/{project_id}/labels/", { params: { path: { project_id: projectId } }, body }),
+  );
+}
+
+export function updateLabel(labelId: number, body: LabelUpdateInput): Promise<Label> {
+  return unwrap(api.PATCH("/api/labels/{label_id}/", { params: { path: { label_id: labelId } }, body }));
+}
+
+export async function deleteLabel(labelId: number): Promise<void> {
+  await unwrap(api.DELETE("/api/labels/{label_id}/", { params: { path: { label_id: labelId } } }));
+}
+
+// --- models ------------------------------------------------------------------------------------
+
+export function listModelVersions(projectId: number): Promise<Page<ModelVersion>> {
+  return unwrap(
+    api.GET("/api/projects/{project_id}/model-versions/", {
+      params: { path: { project_id: projectId }, query: { page_size: 100 } },
+    }),
+  );
+}
+
+// --- review ------------------------------------------------------------------------------------
+
+export type ProjectAnnotationQuery = NonNullable<operations["projects_annotations_list"]["parameters"]["query"]>;
+
+/** A project's annotations, e.g. `{status: "submitted"}` for the reviewers' list. */
+export function listProjectAnnotations(
+  projectId: number,
+  query: ProjectAnnotationQuery = {},
+): Promise<Page<ProjectAnnotation>> {
+  return unwrap(
+    api.GET("/api/projects/{project_id}/annotations/", {
+      params: { path: { project_id: projectId }, query: compact(query) },
+    }),
+  );
+}
+
+export type ReviewQueueQuery = NonNullable<operations["projects_review_queue_list"]["parameters"]["query"]>;
+
+/** Ready clips in the order to annotate them: highest acquisition score first. */
+export function listReviewQueue(projectId: number, query: ReviewQueueQuery = {}): Promise<Page<ReviewQueueClip>> {
+  return unwrap(
+    api.GET("/api/projects/{project_id}/review-queue/", {
+      params: { path: { project_id: projectId }, query: compact(query) },
+    }),
+  );
+}
