@@ -83,13 +83,15 @@ class PromptTranslation:
     """Nouns of visible sounding objects for a clip, from its audio tags.
 
     translator: "llm" or "av_tree" (the deterministic audio-visual tree); `sources` maps each noun
-    to the audio tags that led to it.
+    to the audio tags that led to it. `raw`: the LLM's last answer, if an LLM was asked;
+    `fallback_reason`: why the tree translated although an LLM was configured ("" otherwise).
     """
 
     nouns: list[str]
     translator: str
     sources: dict[str, list[str]] = field(default_factory=dict)
     raw: str = ""
+    fallback_reason: str = ""
 
 
 @dataclass
@@ -104,12 +106,15 @@ class Box:
 @dataclass
 class Instance:
     """One object on one frame. mask: H×W bool. provenance: how it was produced, e.g.
-    `{"audio_tags": [...], "noun": "dog", "box": [x0, y0, x1, y1], "translator": "llm", "model": ...}`."""
+    `{"audio_tags": [...], "noun": "dog", "box": [x0, y0, x1, y1], "translator": "llm", "model": ...}`.
+    probability: optional H×W float32 in [0, 1], the per-pixel foreground probability behind `mask`
+    (e.g. the sigmoid of SAM's mask logits; `mask == probability > 0.5`); None when the mask is all there is."""
 
     mask: np.ndarray
     label: str
     score: float
     provenance: dict[str, Any] = field(default_factory=dict)
+    probability: np.ndarray | None = None
 
 
 @dataclass

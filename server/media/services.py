@@ -30,7 +30,7 @@ from django.core.files.storage import Storage, default_storage
 from django.db import IntegrityError, InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
-from ml_backend.media.video import (
+from ml_backend.serving.media import (
     FRAME_POSITION,
     MediaError,
     VideoInfo,

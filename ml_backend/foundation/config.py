@@ -1,0 +1,240 @@
+"""The ML backend's model configuration: one JSON file, read into frozen dataclasses.
+
+Layout (relative paths are relative to the file's folder; unknown keys are errors):
+
+    {
+      "device": "auto",                 # "auto" (CUDA + float16 when present, else CPU + float32), "cpu", "cuda"
+      "allow_network": false,           # hub ids allowed only when true (and HF_HUB_OFFLINE is not set)
+      "models": {
+        "clap":      {"path": "clap"},                                   # ClapModel + ClapProcessor
+        "grounding": {"kind": "grounding_dino", "path": "grounding_dino",  # or "owlv2"
+                      "box_threshold": 0.25, "text_threshold": 0.25},
+        "sam":       {"type": "vit_b", "checkpoint": "sam_vit_b_01ec64.pth"},  # or "builder": "module:function"
+        "llm":       {"path": "qwen2.5-0.5b-instruct"},                  # optional: null -> audio-visual tree
+        "clip":      {"path": "clip-vit-base-patch32"}                   # optional: OV-AVSS-style labels
+      },
+      "pipeline": {"top_k": 5, "max_nouns": 5, "merge": "union", "bavs_filter": false, "clip_labels": false}
+    }
+
+Every setting has a dotted name (`models.clap.path`) that error messages use, so a person knows what to fix.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """The configuration file cannot be used; the message names the file and the setting."""
+
+
+@dataclass(frozen=True)
+class ClapSettings:
+    """CLAP audio tagger (transformers `ClapModel` + `ClapProcessor`, e.g. the laion/clap-htsat-unfused layout)."""
+
+    path: str  # directory written by save_pretrained(); a hub id only with allow_network
+    text_template: str = "This is a sound of {}."  # CLAP zero-shot prompt for each vocabulary entry
+
+
+@dataclass(frozen=True)
+class GroundingSettings:
+    """Open-vocabulary box detector: transformers Grounding DINO (default) or OWLv2."""
+
+    path: str
+    kind: str = "grounding_dino"  # "grounding_dino" | "owlv2"
+    box_threshold: float = 0.25  # OpenAVS / Grounding DINO default
+    text_threshold: float = 0.25  # a box's noun must score at least this (Grounding DINO: per token)
+    max_boxes: int = 20  # per frame, best first, after non-maximum suppression
+    nms_iou: float = 0.7  # boxes of the same noun overlapping more than this are suppressed
+
+
+@dataclass(frozen=True)
+class SamSettings:
+    """segment-anything SAM: a registry size (`type`) or a `builder` ("module:function"), plus a checkpoint."""
+
+    checkpoint: str  # a torch.save'd state_dict (.pth), e.g. sam_vit_b_01ec64.pth
+    type: str | None = "vit_b"  # "vit_b" | "vit_l" | "vit_h" (segment_anything.sam_model_registry)
+    builder: str | None = None  # "package.module:function" returning an uninitialised `Sam`; wins over `type`
+
+
+@dataclass(frozen=True)
+class LlmSettings:
+    """A transformers causal LM whose tokenizer has a chat template (e.g. a 0.5-1.5B instruct model)."""
+
+    path: str
+    max_new_tokens: int = 64
+
+
+@dataclass(frozen=True)
+class ClipSettings:
+    """CLIP (transformers `CLIPModel` + `CLIPProcessor`) to label masked crops, OV-AVSS style."""
+
+    path: str
+    template: str = "a photo of a {}."
+
+
+@dataclass(frozen=True)
+class ModelsSettings:
+    clap: ClapSettings
+    grounding: GroundingSettings
+    sam: SamSettings
+    llm: LlmSettings | None = None  # None: the deterministic audio-visual tree translates
+    clip: ClipSettings | None = None  # needed by pipeline.clip_labels
+
+
+@dataclass(frozen=True)
+class PipelineSettings:
+    """OpenAVS options (see `ml_backend.pipelines.openavs`)."""
+
+    top_k: int = 5  # audio tags kept per frame
+    max_nouns: int = 5  # visual nouns per clip
+    vocabulary: tuple[str, ...] | None = None  # CLAP sound vocabulary; None: the AudioSet class names
+    merge: str = "union"  # masks of one noun on a frame: "union" (one instance) or "best" (highest score)
+    bavs_filter: bool = False  # drop masks whose label meets no audio tag in the audio-visual tree
+    clip_labels: bool = False  # relabel each mask with CLIP against the object vocabulary (needs models.clip)
+    min_rms: float = 1e-3  # clips whose whole audio is quieter than this (about -60 dBFS) are refused (= SILENCE_RMS)
+
+
+@dataclass(frozen=True)
+class BackendConfig:
+    models: ModelsSettings
+    pipeline: PipelineSettings = field(default_factory=PipelineSettings)
+    device: str = "auto"
+    allow_network: bool = False
+    source: str = field(default="", compare=False)  # the file it was read from (not part of the hash)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-safe data (paths as resolved), without `source`."""
+        data = dataclasses.asdict(self)
+        data.pop("source")
+        return data
+
+    def sha256(self) -> str:
+        """SHA-256 of the canonical JSON of `to_dict()` (sorted keys, no spaces)."""
+        return config_hash(self.to_dict())
+
+
+def config_hash(data: Any) -> str:
+    """SHA-256 hex digest of `data` as canonical JSON (sorted keys, compact separators, UTF-8)."""
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+_PATH_FIELDS = {"path", "checkpoint"}
+
+
+def load_config(path: str | Path) -> BackendConfig:
+    """Read a configuration file. Relative model paths become absolute (relative to the file's folder).
+
+    Raises `ConfigError` for a missing or unreadable file, invalid JSON, an unknown or missing setting or a
+    value of the wrong type; the message names the file and the dotted setting.
+    """
+    file = Path(path).expanduser()
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{file}: the configuration file does not exist") from None
+    except OSError as exc:
+        raise ConfigError(f"{file}: the configuration file cannot be read ({exc.strerror or exc})") from exc
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{file}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from exc
+    return config_from_dict(data, base_dir=file.resolve().parent, source=str(file))
+
+
+def config_from_dict(data: Any, *, base_dir: str | Path, source: str = "<dict>") -> BackendConfig:
+    """Build a `BackendConfig` from plain data (the parsed JSON file); see `load_config`."""
+    allow_network = bool(data.get("allow_network", False)) if isinstance(data, dict) else False
+    resolver = _PathResolver(Path(base_dir), allow_network=allow_network)
+    try:
+        config = _build(BackendConfig, data, prefix="", resolver=resolver, skip={"source"})
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+    if config.device not in ("auto", "cpu") and not config.device.startswith("cuda"):
+        raise ConfigError(f"{source}: device: expected 'auto', 'cpu' or 'cuda[:N]', got {config.device!r}")
+    if config.models.grounding.kind not in ("grounding_dino", "owlv2"):
+        raise ConfigError(
+            f"{source}: models.grounding.kind: expected 'grounding_dino' or 'owlv2', got {config.models.grounding.kind!r}"
+        )
+    if config.models.sam.type is None and config.models.sam.builder is None:
+        raise ConfigError(f"{source}: models.sam: give a 'type' (vit_b, vit_l, vit_h) or a 'builder' (module:function)")
+    if config.pipeline.merge not in ("union", "best"):
+        raise ConfigError(f"{source}: pipeline.merge: expected 'union' or 'best', got {config.pipeline.merge!r}")
+    if config.pipeline.clip_labels and config.models.clip is None:
+        raise ConfigError(f"{source}: pipeline.clip_labels is true but models.clip is not configured")
+    return dataclasses.replace(config, source=source)
+
+
+@dataclass(frozen=True)
+class _PathResolver:
+    base_dir: Path
+    allow_network: bool
+
+    def __call__(self, value: str) -> str:
+        """An absolute path; a relative value that names nothing on disk stays as given when hub ids are allowed."""
+        candidate = Path(value).expanduser()
+        if not candidate.is_absolute():
+            local = self.base_dir / candidate
+            if self.allow_network and not local.exists() and not value.startswith((".", "~")):
+                return value  # perhaps a hub id ("org/name"); the loader decides
+            candidate = local
+        return str(candidate.resolve())
+
+
+def _build(cls: type, data: Any, *, prefix: str, resolver: _PathResolver, skip: set[str] = frozenset()) -> Any:
+    name = prefix.rstrip(".") or "the configuration"
+    if not isinstance(data, dict):
+        raise ConfigError(f"{name}: expected a JSON object, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.name not in skip}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise ConfigError(f"{prefix}{unknown[0]}: unknown setting (known here: {', '.join(fields)})")
+    kwargs: dict[str, Any] = {}
+    for key, spec in fields.items():
+        if key not in data:
+            if spec.default is dataclasses.MISSING and spec.default_factory is dataclasses.MISSING:
+                raise ConfigError(f"{prefix}{key}: required setting is missing")
+            continue
+        kwargs[key] = _convert(hints[key], data[key], setting=f"{prefix}{key}", resolver=resolver)
+    return cls(**kwargs)
+
+
+def _convert(hint: Any, value: Any, *, setting: str, resolver: _PathResolver) -> Any:
+    args = typing.get_args(hint)
+    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+        if value is None and type(None) in args:
+            return None
+        (inner,) = [a for a in args if a is not type(None)]
+        return _convert(inner, value, setting=setting, resolver=resolver)
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value, prefix=f"{setting}.", resolver=resolver)
+    if typing.get_origin(hint) is tuple:
+        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+            raise ConfigError(f"{setting}: expected a list of non-empty strings")
+        return tuple(v.strip() for v in value)
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{setting}: expected true or false, got {value!r}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"{setting}: expected a positive integer, got {value!r}")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            raise ConfigError(f"{setting}: expected a number >= 0, got {value!r}")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigError(f"{setting}: expected a non-empty string, got {value!r}")
+        return resolver(value) if setting.rsplit(".", 1)[-1] in _PATH_FIELDS else value
+    raise AssertionError(f"unsupported setting type {hint!r} for {setting}")

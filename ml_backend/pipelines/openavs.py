@@ -1,0 +1,281 @@
+"""OpenAVS: training-free, open-vocabulary audio-visual segmentation through language (REFERENCES.md §1).
+
+Stages, one foundation module each:
+1. audio -> text (`foundation.audio_tagging`): CLAP tags each frame's audio window against an open sound
+   vocabulary (default: the AudioSet class names; plus the project's labels) in ONE audio pass per clip;
+2. prompt translation (`foundation.prompt_translation`): ONE LLM call per clip (plus one retry on junk) turns
+   the clip's tags into nouns of visible sounding objects; without an LLM, or when it answers junk, the
+   audio-visual tree does;
+3. text -> boxes (`foundation.grounding`): per frame, Grounding DINO (or OWLv2) boxes for the nouns;
+4. boxes -> masks (`foundation.sam`): per frame, ONE SAM image embedding and ONE decoder call for all boxes.
+
+Instances are merged per noun on each frame: `merge="union"` (default) makes one instance whose mask is the
+union of the noun's masks (probability: the per-pixel maximum; score: the best member's), `merge="best"` keeps
+only the best-scoring mask. A mask's score is box score × SAM's predicted IoU (clipped to [0, 1]).
+
+Options: `clip_labels` relabels each instance with CLIP on its masked crop against the object vocabulary
+(OV-AVSS style; project labels, else the tree's object categories); `bavs_filter` drops instances whose label
+meets none of the frame's audio tags in the audio-visual tree (BAVS stage 2), rejecting off-screen sounds.
+
+Provenance of each instance: audio tags -> noun (translator) -> boxes -> model names.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from ml_backend.foundation.audio_tagging import ClapTagger
+from ml_backend.foundation.clip_labels import ClipLabeller
+from ml_backend.foundation.config import BackendConfig, PipelineSettings
+from ml_backend.foundation.grounding import Detector
+from ml_backend.foundation.loading import LoadContext, select_placement
+from ml_backend.foundation.prompt_translation import (
+    AvTree,
+    LlmTranslator,
+    PromptTranslator,
+    TreeTranslator,
+    audioset_vocabulary,
+    default_av_tree,
+)
+from ml_backend.foundation.registry import ModelCache, process_cache
+from ml_backend.foundation.sam import SamSegmenter
+from ml_backend.media.clip import SILENCE_RMS, require_audible
+from ml_backend.types import AudioTags, Box, ClipMedia, ClipProposal, FrameInstances, Instance, PromptTranslation
+
+MODEL = "openavs"
+
+
+@dataclass
+class OpenAvsOptions:
+    top_k: int = 5  # audio tags kept per frame
+    merge: str = "union"  # "union" | "best": masks of one noun on one frame
+    bavs_filter: bool = False  # drop instances whose label meets none of the frame's tags in the tree
+    clip_labels: bool = False  # relabel instances with CLIP (needs a labeller)
+    min_rms: float = SILENCE_RMS  # refuse clips whose audio RMS is below this (silent)
+
+    @classmethod
+    def from_settings(cls, settings: PipelineSettings) -> OpenAvsOptions:
+        return cls(
+            top_k=settings.top_k,
+            merge=settings.merge,
+            bavs_filter=settings.bavs_filter,
+            clip_labels=settings.clip_labels,
+            min_rms=settings.min_rms,
+        )
+
+
+def openavs_name(models: Mapping[str, str | None]) -> str:
+    """ "openavs(audio_tagging=clap, grounding=..., sam=...)" from stage -> model name (None: stage unused)."""
+    return f"{MODEL}({', '.join(f'{stage}={name}' for stage, name in models.items() if name)})"
+
+
+class OpenAvsPipeline:
+    """The training-free proposer. `propose(clip, labels=...) -> ClipProposal` (model "openavs").
+
+    Components are passed in loaded (see `build_openavs_pipeline`); `vocabulary` is the CLAP sound vocabulary
+    (None: the AudioSet class names). `timer` is injectable (seconds, monotonic).
+    """
+
+    def __init__(
+        self,
+        *,
+        tagger: ClapTagger,
+        translator: PromptTranslator,
+        detector: Detector,
+        segmenter: SamSegmenter,
+        tree: AvTree,
+        labeller: ClipLabeller | None = None,
+        options: OpenAvsOptions | None = None,
+        vocabulary: Sequence[str] | None = None,
+        timer: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self.tagger = tagger
+        self.translator = translator
+        self.detector = detector
+        self.segmenter = segmenter
+        self.tree = tree
+        self.labeller = labeller
+        self.options = options or OpenAvsOptions()
+        self.vocabulary = list(vocabulary) if vocabulary is not None else audioset_vocabulary()
+        self.timer = timer
+        if self.options.clip_labels and labeller is None:
+            raise ValueError("clip_labels needs a CLIP labeller")
+        if self.options.merge not in ("union", "best"):
+            raise ValueError(f"merge must be 'union' or 'best', got {self.options.merge!r}")
+
+    @property
+    def models(self) -> dict[str, str | None]:
+        llm = getattr(self.translator, "llm", None)
+        return {
+            "audio_tagging": self.tagger.name,
+            "llm": llm.name if llm is not None else None,
+            "grounding": self.detector.name,
+            "sam": self.segmenter.name,
+            "clip": self.labeller.name if self.labeller is not None and self.options.clip_labels else None,
+        }
+
+    @property
+    def name(self) -> str:
+        return openavs_name(self.models)
+
+    def sound_vocabulary(self, labels: Sequence[str]) -> list[str]:
+        """The CLAP vocabulary for a clip: the open vocabulary plus project labels not already in it."""
+        known = {v.lower() for v in self.vocabulary}
+        return self.vocabulary + [label for label in dict.fromkeys(labels) if label.lower() not in known]
+
+    def object_vocabulary(self, labels: Sequence[str]) -> list[str]:
+        """CLIP's vocabulary: the project labels, else every object category of the tree."""
+        return list(dict.fromkeys(labels)) or self.tree.object_categories()
+
+    def propose(self, clip: ClipMedia, *, labels: Sequence[str] = ()) -> ClipProposal:
+        """Instances per frame. Raises `ClipInputError` for a clip without audio or with silent audio."""
+        require_audible(clip, min_rms=self.options.min_rms)
+        timings: dict[str, float] = {}
+
+        start = self.timer()
+        windows = [clip.audio_window(k) for k in range(clip.num_frames)]
+        tags = self.tagger.tag(
+            windows, sample_rate=clip.sample_rate, vocabulary=self.sound_vocabulary(labels), top_k=self.options.top_k
+        )
+        timings["audio_tagging"] = self.timer() - start
+
+        start = self.timer()
+        translation = self.translator.translate(tags, labels=labels)
+        timings["prompt_translation"] = self.timer() - start
+
+        timings.update(grounding=0.0, sam=0.0, clip_labels=0.0)
+        frames = []
+        for k in range(clip.num_frames):
+            frames.append(self._frame(clip.frames[k], k, tags[k], translation, labels, timings))
+
+        meta = {
+            "models": self.models,
+            "audio_tags": [
+                {"frame_index": t.frame_index, "tags": [{"label": a.label, "score": round(a.score, 6)} for a in t.tags]}
+                for t in tags
+            ],
+            "translation": {
+                "nouns": translation.nouns,
+                "translator": translation.translator,
+                "sources": translation.sources,
+                "raw": translation.raw,
+                "fallback_reason": translation.fallback_reason,
+            },
+            "options": asdict(self.options),
+            "timings": {stage: round(seconds, 6) for stage, seconds in timings.items()},
+        }
+        return ClipProposal(frames=frames, model=MODEL, meta=meta)
+
+    def _frame(
+        self,
+        image: np.ndarray,
+        k: int,
+        tags: AudioTags,
+        translation: PromptTranslation,
+        labels: Sequence[str],
+        timings: dict[str, float],
+    ) -> FrameInstances:
+        start = self.timer()
+        boxes = self.detector.detect(image, translation.nouns)
+        timings["grounding"] += self.timer() - start
+        if not boxes:
+            return FrameInstances(frame_index=k, instances=[])
+
+        start = self.timer()
+        predicted = self.segmenter.segment(image, np.array([b.xyxy for b in boxes], dtype=np.float32))
+        timings["sam"] += self.timer() - start
+
+        instances = self._merge(boxes, predicted.masks, predicted.probabilities, predicted.iou, tags, translation)
+        if self.options.clip_labels:
+            assert self.labeller is not None
+            start = self.timer()
+            named = self.labeller.label(image, [i.mask for i in instances], self.object_vocabulary(labels))
+            for instance, choice in zip(instances, named, strict=True):
+                instance.label = choice.label
+                instance.provenance["clip_label"] = {"label": choice.label, "score": round(choice.score, 6)}
+            timings["clip_labels"] += self.timer() - start
+        if self.options.bavs_filter:
+            frame_tags = [t.label for t in tags.tags]
+            instances = [i for i in instances if self.tree.allows(i.label, frame_tags)]
+        return FrameInstances(frame_index=k, instances=sorted(instances, key=lambda i: -i.score))
+
+    def _merge(
+        self,
+        boxes: list[Box],
+        masks: np.ndarray,
+        probabilities: np.ndarray,
+        iou: np.ndarray,
+        tags: AudioTags,
+        translation: PromptTranslation,
+    ) -> list[Instance]:
+        """One instance per noun: union of its masks (or its best mask). masks, probabilities: N×H×W."""
+        scores = np.array([b.score for b in boxes]) * np.clip(iou, 0.0, 1.0)
+        instances = []
+        for noun in dict.fromkeys(b.noun for b in boxes):
+            members = [i for i, b in enumerate(boxes) if b.noun == noun]
+            members.sort(key=lambda i: -scores[i])
+            if self.options.merge == "best":
+                members = members[:1]
+            sources = set(translation.sources.get(noun, []))
+            instances.append(
+                Instance(
+                    mask=masks[members].any(axis=0),
+                    label=noun,
+                    score=float(scores[members[0]]),
+                    probability=probabilities[members].max(axis=0),
+                    provenance={
+                        "audio_tags": [
+                            {"label": t.label, "score": round(t.score, 6)} for t in tags.tags if t.label in sources
+                        ],
+                        "clip_audio_tags": translation.sources.get(noun, []),
+                        "noun": noun,
+                        "translator": translation.translator,
+                        **({"translator_note": translation.fallback_reason} if translation.fallback_reason else {}),
+                        "boxes": [
+                            {
+                                "xyxy": [round(v, 2) for v in boxes[i].xyxy],
+                                "score": round(boxes[i].score, 6),
+                                "mask_iou": round(float(iou[i]), 6),
+                            }
+                            for i in members
+                        ],
+                        "merge": self.options.merge,
+                        "models": self.models,
+                    },
+                )
+            )
+        return instances
+
+
+def build_openavs_pipeline(config: BackendConfig, *, cache: ModelCache | None = None) -> OpenAvsPipeline:
+    """Load (through the process cache, once per process) every model `config` names and assemble the pipeline.
+
+    Raises `ModelLoadError` naming the setting and path when a model cannot be loaded.
+    """
+    cache = process_cache if cache is None else cache
+    context = LoadContext(select_placement(config.device), config.allow_network)
+    models, settings = config.models, config.pipeline
+    tree = default_av_tree()
+    tagger = cache.get("clap", models.clap, context)
+    detector = cache.get("grounding", models.grounding, context)
+    segmenter = cache.get("sam", models.sam, context)
+    tree_translator = TreeTranslator(tree, max_nouns=settings.max_nouns)
+    translator: PromptTranslator = tree_translator
+    if models.llm is not None:
+        llm = cache.get("llm", models.llm, context)
+        translator = LlmTranslator(llm, fallback=tree_translator, max_nouns=settings.max_nouns)
+    labeller = cache.get("clip", models.clip, context) if settings.clip_labels and models.clip is not None else None
+    return OpenAvsPipeline(
+        tagger=tagger,
+        translator=translator,
+        detector=detector,
+        segmenter=segmenter,
+        tree=tree,
+        labeller=labeller,
+        options=OpenAvsOptions.from_settings(settings),
+        vocabulary=settings.vocabulary,
+    )
