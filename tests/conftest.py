@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+
 import pytest
 from rest_framework.test import APIClient
 
@@ -38,3 +40,27 @@ def client_for():
         return client
 
     return make
+
+
+@pytest.fixture(scope="session")
+def tiny_model_config(tmp_path_factory):
+    """`config.json` of the ML backend's tiny random models (incl. a tiny SAM), written once per session by
+    its `fixtures` command; for server tests that need a configured model (AVS_MODEL_CONFIG)."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from ml_backend.__main__ import main
+
+    out = tmp_path_factory.mktemp("tiny_models")
+    assert main(["fixtures", "--out", str(out), "--seed", "0"]) == 0
+    return out / "config.json"
+
+
+@pytest.fixture
+def sam_configured(settings, tiny_model_config):
+    """AVS_MODEL_CONFIG points at the tiny models; SAM sessions (and their embedding caches) start empty
+    and are dropped afterwards."""
+    from ml_backend.serving.interactive import sam_sessions_clear
+
+    settings.AVS_MODEL_CONFIG = str(tiny_model_config)
+    sam_sessions_clear()
+    yield tiny_model_config
+    sam_sessions_clear()

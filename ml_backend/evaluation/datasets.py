@@ -427,12 +427,20 @@ def read_ground_truth(record: ClipRecord) -> np.ndarray:
 
 
 def find_prediction(pred_dir: str | Path, record: ClipRecord, frame_index: int) -> Path | None:
-    """The prediction file of a frame (`.npy` preferred over `.png`), or None when there is none."""
-    stem = Path(pred_dir) / record.prediction_stem(frame_index)
-    for suffix in PREDICTION_SUFFIXES:
-        path = stem.with_name(stem.name + suffix)
-        if path.is_file():
-            return path
+    """The prediction file of a frame (`.npy` preferred over `.png`), or None when there is none.
+
+    S4 predictions may also sit without the category folder (`{vid}/{vid}_{k}`), the layout that
+    `python -m ml_backend propose` writes, so its output can be evaluated as it is.
+    """
+    relative = record.prediction_stem(frame_index)
+    stems = [Path(pred_dir) / relative]
+    if record.protocol == "s4":
+        stems.append(Path(pred_dir) / record.vid / relative.name)
+    for stem in stems:
+        for suffix in PREDICTION_SUFFIXES:
+            path = stem.with_name(stem.name + suffix)
+            if path.is_file():
+                return path
     return None
 
 
@@ -457,7 +465,7 @@ def prediction_paths(pred_dir: str | Path, records: list[ClipRecord]) -> dict[tu
         total = sum(len(r.labelled_frames) for r in records)
         shown = "\n  ".join(missing[:5])
         more = f"\n  ... and {len(missing) - 5} more" if len(missing) > 5 else ""
-        layout = {"s4": "{category}/{vid}/{vid}_{k}", "ms3": "{vid}/{vid}_{k}", "avss": "{label}/{uid}/labels_rgb/{i}"}
+        layout = {"s4": "{category}/{vid}/{vid}_{k} (or {vid}/{vid}_{k})", "ms3": "{vid}/{vid}_{k}", "avss": "{label}/{uid}/labels_rgb/{i}"}
         raise DatasetError(
             f"{len(missing)} of {total} prediction files are missing in {pred_dir} (expected "
             f"{layout[records[0].protocol]}.npy|png, mirroring the ground-truth masks):\n  {shown}{more}"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any, TypedDict
 
-from django.contrib.auth import authenticate
+from django.contrib.auth import authenticate, login, logout
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
@@ -33,13 +33,34 @@ class LabelSpec(TypedDict, total=False):
 # --- tokens ------------------------------------------------------------------------------------
 
 
-def auth_token_obtain(*, username: str, password: str, request: HttpRequest | None = None) -> Token:
-    """The user's API token (created on first use) for valid credentials of an active user."""
+def _user_authenticate(*, username: str, password: str, request: HttpRequest | None) -> AbstractBaseUser:
     user = authenticate(request, username=username, password=password)
     if user is None:
         raise ApplicationError("Unable to log in with this username and password.")
+    return user
+
+
+def auth_token_obtain(*, username: str, password: str, request: HttpRequest | None = None) -> Token:
+    """The user's API token (created on first use) for valid credentials of an active user."""
+    user = _user_authenticate(username=username, password=password, request=request)
     token, _ = Token.objects.get_or_create(user=user)
     return token
+
+
+def auth_session_login(*, request: HttpRequest, username: str, password: str) -> AbstractBaseUser:
+    """Sign an active user in with a session cookie (the web app's auth); returns the user.
+
+    Django rotates the session key and the CSRF token on login. Raises ApplicationError (400) for wrong
+    credentials or an inactive user, with the same message as the token endpoint.
+    """
+    user = _user_authenticate(username=username, password=password, request=request)
+    login(request, user)
+    return user
+
+
+def auth_session_logout(*, request: HttpRequest) -> None:
+    """End the request's session (a no-op without one). API tokens stay valid."""
+    logout(request)
 
 
 # --- projects ----------------------------------------------------------------------------------

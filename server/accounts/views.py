@@ -10,8 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.validators import MaxValueValidator, MinValueValidator
-from drf_spectacular.utils import extend_schema
+from django.utils.decorators import method_decorator
+from django.views.decorators.csrf import ensure_csrf_cookie
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -26,6 +29,8 @@ from server.accounts.selectors import (
     user_membership_list,
 )
 from server.accounts.services import (
+    auth_session_login,
+    auth_session_logout,
     auth_token_obtain,
     label_create,
     label_delete,
@@ -172,31 +177,30 @@ class AuthTokenCreateApi(APIView):
         return Response(self.OutputSerializer(token).data)
 
 
-class AuthMeApi(APIView):
-    class OutputSerializer(serializers.Serializer):
-        class MembershipSerializer(serializers.Serializer):
-            project_id = serializers.IntegerField()
-            project_name = serializers.CharField(source="project.name")
-            role = serializers.ChoiceField(choices=Role.choices)
-
-            class Meta:
-                ref_name = "MyMembership"
-
-        id = serializers.IntegerField()
-        username = serializers.CharField()
-        email = serializers.EmailField()
-        first_name = serializers.CharField()
-        last_name = serializers.CharField()
-        is_superuser = serializers.BooleanField(help_text="Superusers are admins of every project.")
-        memberships = MembershipSerializer(many=True)
+class MeOutputSerializer(serializers.Serializer):
+    class MembershipSerializer(serializers.Serializer):
+        project_id = serializers.IntegerField()
+        project_name = serializers.CharField(source="project.name")
+        role = serializers.ChoiceField(choices=Role.choices)
 
         class Meta:
-            ref_name = "Me"
+            ref_name = "MyMembership"
 
-    @extend_schema(responses=OutputSerializer, summary="The signed-in user and their project roles.")
-    def get(self, request: Request) -> Response:
-        user = request.user
-        data = {
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+    email = serializers.EmailField()
+    first_name = serializers.CharField()
+    last_name = serializers.CharField()
+    is_superuser = serializers.BooleanField(help_text="Superusers are admins of every project.")
+    memberships = MembershipSerializer(many=True)
+
+    class Meta:
+        ref_name = "Me"
+
+
+def _me(user: Any) -> dict[str, Any]:
+    return MeOutputSerializer(
+        {
             "id": user.pk,
             "username": user.username,
             "email": user.email,
@@ -205,7 +209,53 @@ class AuthMeApi(APIView):
             "is_superuser": user.is_superuser,
             "memberships": user_membership_list(user=user),
         }
-        return Response(self.OutputSerializer(data).data)
+    ).data
+
+
+class AuthLoginApi(APIView):
+    """Session sign-in for the web app. CSRF is checked like any session write: send the `csrftoken`
+    cookie's value (set by the web app's page and by GET /api/auth/me/) as `X-CSRFToken`."""
+
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+
+    class InputSerializer(serializers.Serializer):
+        username = serializers.CharField()
+        password = serializers.CharField(style={"input_type": "password"}, trim_whitespace=False)
+
+        class Meta:
+            ref_name = "LoginInput"
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={200: MeOutputSerializer, 400: OpenApiResponse(description="Wrong username or password.")},
+        auth=[],
+        summary="Sign in with a username and password; the session cookie authenticates later requests.",
+    )
+    def post(self, request: Request) -> Response:
+        SessionAuthentication().enforce_csrf(request)
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = auth_session_login(request=request._request, **serializer.validated_data)
+        return Response(_me(user))
+
+
+class AuthLogoutApi(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(request=None, responses={204: None}, summary="Sign out: end the session (tokens stay valid).")
+    def post(self, request: Request) -> Response:
+        auth_session_logout(request=request._request)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@method_decorator(ensure_csrf_cookie, name="dispatch")
+class AuthMeApi(APIView):
+    """Also sets the `csrftoken` cookie, so that a client can sign in after asking who it is."""
+
+    @extend_schema(responses=MeOutputSerializer, summary="The signed-in user and their project roles.")
+    def get(self, request: Request) -> Response:
+        return Response(_me(request.user))
 
 
 # --- projects ----------------------------------------------------------------------------------

@@ -73,6 +73,28 @@ def annotation_list(*, clip_id: int, filters: dict[str, Any] | None = None) -> Q
     return qs.order_by("frame__index")
 
 
+PROJECT_ANNOTATION_ORDERINGS = {
+    "updated_at": ("updated_at", "id"),
+    "-updated_at": ("-updated_at", "-id"),
+    "clip": ("clip_id", "frame__index"),
+}
+
+
+def annotation_list_for_project(*, project_id: int, filters: dict[str, Any] | None = None) -> QuerySet[Annotation]:
+    """A project's annotations with their clip, frame, author and reviews (a constant number of queries).
+
+    `filters` may hold `status`, `clip` (an id) and `ordering`: "updated_at" (default: the least recently
+    changed first, the order a review queue is worked in), "-updated_at" or "clip" (clip, then frame).
+    """
+    filters = filters or {}
+    qs = _annotations().select_related("clip").filter(clip__project_id=project_id)
+    if filters.get("status"):
+        qs = qs.filter(status=filters["status"])
+    if filters.get("clip") is not None:
+        qs = qs.filter(clip_id=filters["clip"])
+    return qs.order_by(*PROJECT_ANNOTATION_ORDERINGS[filters.get("ordering") or "updated_at"])
+
+
 def annotation_get(*, annotation_id: int) -> Annotation:
     return _annotations().get(pk=annotation_id)
 

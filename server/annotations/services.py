@@ -9,8 +9,11 @@ theirs is stored.
 
 from __future__ import annotations
 
+import math
+import os
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -20,7 +23,7 @@ from django.utils import timezone
 from server.accounts.models import Role
 from server.accounts.selectors import ADMIN
 from server.annotations.models import Annotation, AnnotationRevision, Proposal, Review
-from server.core.errors import ApplicationError, ConflictError
+from server.core.errors import ApplicationError, ConflictError, NotFoundError, ServiceUnavailableError
 from server.core.masks import rle_validate
 from server.media.models import Frame, Label
 
@@ -51,6 +54,8 @@ LABEL_PALETTE = (
 )
 
 EDITABLE_STATUSES = (Annotation.Status.DRAFT, Annotation.Status.SUBMITTED)
+PROPOSAL_FALLBACK_LABEL = "sounding object"  # for proposal instances a proposer left unlabelled
+SAM_MAX_POINTS = 64
 
 
 class AnnotationConflictError(ConflictError):
@@ -266,3 +271,229 @@ def review_create(
         verdict=verdict,
         comment=comment,
     )
+
+
+# --- proposals ------------------------------------------------------------------------------------
+
+
+def proposal_store(*, clip: Any, model_version: Any, frames: list[dict[str, Any]]) -> Proposal:
+    """Store (or replace) `model_version`'s proposal for `clip`.
+
+    `frames` = `[{"frame_index", "instances": [{"mask", "label", "score", "provenance"}]}]` as
+    `ml_backend.serving.propose_clip` returns them (extra keys are dropped). Every mask must have the
+    size of its frame (ApplicationError otherwise); frame indexes must exist in the clip.
+    """
+    sizes = {index: (height, width) for index, height, width in clip.frames.values_list("index", "height", "width")}
+    cleaned = []
+    for entry in frames:
+        index = entry.get("frame_index")
+        if index not in sizes:
+            raise ApplicationError(f"The proposal has frame {index!r}, which clip {clip.pk} does not have.")
+        height, width = sizes[index]
+        instances = []
+        for k, instance in enumerate(entry.get("instances") or []):
+            mask = rle_validate(
+                instance.get("mask"), height=height, width=width, field=f"frames[{index}].instances[{k}].mask"
+            )
+            instances.append(
+                {
+                    "mask": mask,
+                    "label": str(instance.get("label") or ""),
+                    "score": float(instance.get("score", 0.0)),
+                    "provenance": instance.get("provenance") or {},
+                }
+            )
+        cleaned.append({"frame_index": index, "instances": instances})
+    cleaned.sort(key=lambda e: e["frame_index"])
+    proposal, _ = Proposal.objects.update_or_create(
+        clip=clip, model_version=model_version, defaults={"frames": cleaned}
+    )
+    return proposal
+
+
+def _proposal_of_clip(*, proposal_id: int, clip_id: int) -> Proposal:
+    proposal = Proposal.objects.filter(pk=proposal_id, clip_id=clip_id).first()
+    if proposal is None:
+        raise ApplicationError(f"Proposal {proposal_id} is not a proposal of this clip.", {"field": "proposal"})
+    return proposal
+
+
+def _proposal_instances(*, proposal: Proposal, frame_index: int) -> list[dict[str, Any]]:
+    """The proposal's instances on one frame as annotation instances `{"mask", "label"}` (in proposal order)."""
+    for entry in proposal.frames:
+        if entry.get("frame_index") == frame_index:
+            return [
+                {"mask": i["mask"], "label": (i.get("label") or "").strip() or PROPOSAL_FALLBACK_LABEL}
+                for i in entry.get("instances") or []
+            ]
+    return []
+
+
+def _same_instance(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    return a["label"].lower() == b["label"].lower() and a["mask"] == b["mask"]
+
+
+def annotation_accept_proposal(
+    *,
+    frame: Frame,
+    user: AbstractBaseUser,
+    role: str,
+    proposal_id: int,
+    version: int | None,
+    instance_indexes: list[int] | None = None,
+) -> Annotation:
+    """Merge a proposal's instances on `frame` into the frame's annotation (a new draft if there is none).
+
+    `instance_indexes` picks instances by their index in the proposal's frame (None: all). Instances the
+    annotation already has (same mask and label) are not added twice. The write goes through
+    `annotation_update` based on `version`, so a stale version is a 409 exactly as for a save, and the
+    annotation records the proposal as its `source_proposal`. Unlabelled proposal instances get the label
+    "sounding object". Raises ApplicationError (400) for a proposal of another clip, an index the
+    proposal's frame does not have, or nothing to accept.
+    """
+    proposal = _proposal_of_clip(proposal_id=proposal_id, clip_id=frame.clip_id)
+    available = _proposal_instances(proposal=proposal, frame_index=frame.index)
+    if instance_indexes is None:
+        chosen = available
+    else:
+        for k, index in enumerate(instance_indexes):
+            if not 0 <= index < len(available):
+                raise ApplicationError(
+                    f"instances[{k}] is {index}, but proposal {proposal.pk} has {len(available)} instance(s) "
+                    f"on frame {frame.index}.",
+                    {"field": f"instances[{k}]", "available": len(available)},
+                )
+        chosen = [available[index] for index in dict.fromkeys(instance_indexes)]
+    if not chosen:
+        raise ApplicationError(
+            f"Proposal {proposal.pk} has no instances on frame {frame.index}: nothing to accept.",
+            {"field": "instances"},
+        )
+    current = Annotation.objects.filter(frame_id=frame.pk).only("instances", "version").first()
+    # Based on what is stored now; if that is not `version`, annotation_update refuses the write (409).
+    merged = list(current.instances) if current is not None and current.version == version else []
+    merged += [new for new in chosen if not any(_same_instance(new, old) for old in merged)]
+    return annotation_update(
+        frame=frame, user=user, role=role, instances=merged, version=version, source_proposal_id=proposal.pk
+    )
+
+
+@transaction.atomic
+def clip_accept_proposal(*, clip: Any, user: AbstractBaseUser, role: str, proposal_id: int) -> dict[str, int]:
+    """A draft from the proposal for every frame of `clip` that has no annotation yet (frames the proposal
+    has nothing on get an empty draft). Frames already annotated, even concurrently, are left as they are.
+
+    Returns `{"created": n, "skipped": m}` (m: frames that already had an annotation).
+    """
+    proposal = _proposal_of_clip(proposal_id=proposal_id, clip_id=clip.pk)
+    annotated = set(Annotation.objects.filter(clip_id=clip.pk).values_list("frame_id", flat=True))
+    created = skipped = 0
+    for frame in Frame.objects.filter(clip_id=clip.pk).order_by("index"):
+        if frame.pk in annotated:
+            skipped += 1
+            continue
+        frame.clip = clip
+        try:
+            annotation_update(
+                frame=frame,
+                user=user,
+                role=role,
+                instances=_proposal_instances(proposal=proposal, frame_index=frame.index),
+                version=None,
+                source_proposal_id=proposal.pk,
+            )
+        except AnnotationConflictError:  # annotated since we looked
+            skipped += 1
+            continue
+        created += 1
+    return {"created": created, "skipped": skipped}
+
+
+# --- interactive SAM ------------------------------------------------------------------------------
+
+SAM_SETTING = "AVS_MODEL_CONFIG"
+
+
+def _sam_prompt_check(*, frame: Frame, points: list[dict[str, Any]], box: list[float] | None) -> None:
+    """Points and box must lie inside the frame (pixels: 0 <= x <= width, 0 <= y <= height)."""
+    width, height = frame.width, frame.height
+    if not points and box is None:
+        raise ApplicationError("Give at least one point or a box.", {"field": "points"})
+    if len(points) > SAM_MAX_POINTS:
+        raise ApplicationError(f"At most {SAM_MAX_POINTS} points per prompt.", {"field": "points"})
+    for k, point in enumerate(points):
+        x, y = point["x"], point["y"]
+        if not (math.isfinite(x) and math.isfinite(y) and 0 <= x <= width and 0 <= y <= height):
+            raise ApplicationError(
+                f"points[{k}] ({x:g}, {y:g}) is outside the frame, which is {width}x{height} pixels (WxH).",
+                {"field": f"points[{k}]", "frame_size": [height, width]},
+            )
+    if box is not None:
+        x0, y0, x1, y1 = box
+        inside = all(math.isfinite(v) for v in box) and 0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height
+        if not inside:
+            raise ApplicationError(
+                f"box [{x0:g}, {y0:g}, {x1:g}, {y1:g}] must be [x0, y0, x1, y1] with x0 < x1 and y0 < y1 inside "
+                f"the frame, which is {width}x{height} pixels (WxH).",
+                {"field": "box", "frame_size": [height, width]},
+            )
+
+
+def frame_image_identity(*, frame: Frame) -> str:
+    """What changes when a frame's image file does: its storage name, plus size and mtime when the storage
+    is a local file system (a re-ingested clip reuses file names)."""
+    name = frame.image.name
+    try:
+        stat = os.stat(frame.image.storage.path(name))
+    except (NotImplementedError, OSError):
+        return name
+    return f"{name}:{stat.st_size}:{stat.st_mtime_ns}"
+
+
+def _frame_image_bytes(frame: Frame) -> bytes:
+    try:
+        with frame.image.open("rb") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        raise NotFoundError("The frame's image is missing from media storage.") from None
+
+
+def frame_sam_predict(*, frame: Frame, points: list[dict[str, Any]], box: list[float] | None) -> dict[str, Any]:
+    """SAM's mask for click prompts on a frame: `{"mask": COCO RLE of the frame's size, "score", "cached"}`.
+
+    points: `[{"x", "y", "positive"}]` and box `[x0, y0, x1, y1]` (or None), in pixels of the frame. The
+    frame is embedded once per process (`ml_backend.serving.interactive`, cache bounded by
+    AVS_SAM_CACHE_BYTES); later clicks on it run only SAM's prompt encoder and mask decoder (`cached` true).
+    Raises ApplicationError (400) for a prompt outside the frame, ServiceUnavailableError (503) when no SAM
+    is configured (AVS_MODEL_CONFIG) or it fails to load.
+    """
+    _sam_prompt_check(frame=frame, points=points, box=box)
+    config = settings.AVS_MODEL_CONFIG
+    if not config:
+        raise ServiceUnavailableError(
+            "SAM clicks are not available: no model configuration is set. Point the setting "
+            f"{SAM_SETTING} at the ML backend's config.json (its models.sam names the SAM checkpoint).",
+            {"setting": SAM_SETTING},
+        )
+    from ml_backend.serving.interactive import SamUnavailableError, sam_session  # imports torch: first click only
+
+    try:
+        session = sam_session(config, cache_bytes=settings.AVS_SAM_CACHE_BYTES)
+    except SamUnavailableError as exc:
+        raise ServiceUnavailableError(
+            f"SAM clicks are not available: {exc}. Fix the file named by the setting {SAM_SETTING} ({config}).",
+            {"setting": SAM_SETTING},
+        ) from exc
+    result = session.predict(
+        key=f"frame:{frame.pk}:{frame_image_identity(frame=frame)}",
+        image=lambda: _frame_image_bytes(frame),
+        points=points,
+        box=box,
+    )
+    if result["mask"]["size"] != [frame.height, frame.width]:
+        raise ApplicationError(
+            f"The frame's image is {result['mask']['size'][0]}x{result['mask']['size'][1]} (HxW) but the frame "
+            f"record says {frame.height}x{frame.width}; re-ingest the clip.",
+            status=500,
+        )
+    return result

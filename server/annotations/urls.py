@@ -13,6 +13,16 @@ urlpatterns = [
         name="frame-annotation",
     ),
     path(
+        "frames/<int:frame_id>/annotation/accept-proposal/",
+        views.AnnotationAcceptProposalApi.as_view(),
+        name="frame-annotation-accept-proposal",
+    ),
+    path("frames/<int:frame_id>/sam/", views.FrameSamClickApi.as_view(), name="frame-sam"),
+    path("clips/<int:clip_id>/accept-proposals/", views.ClipAcceptProposalsApi.as_view(), name="clip-accept-proposals"),
+    path(
+        "projects/<int:project_id>/annotations/", views.ProjectAnnotationListApi.as_view(), name="project-annotations"
+    ),
+    path(
         "annotations/<int:annotation_id>/revisions/",
         views.AnnotationRevisionListApi.as_view(),
         name="annotation-revisions",

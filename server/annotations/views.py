@@ -6,6 +6,8 @@ annotation's reviews), `server.core.routing.method_route` sends each method to i
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
@@ -15,6 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from server.accounts.models import Role
+from server.accounts.selectors import project_access
 from server.annotations.models import Annotation, AnnotationRevision, Proposal, Review
 from server.annotations.selectors import (
     annotation_get,
@@ -22,6 +25,7 @@ from server.annotations.selectors import (
     annotation_get_for_user,
     annotation_latest_review,
     annotation_list,
+    annotation_list_for_project,
     annotation_revision_list,
     clip_get_for_user,
     frame_get_for_user,
@@ -29,7 +33,15 @@ from server.annotations.selectors import (
     proposal_list,
     review_list,
 )
-from server.annotations.services import AnnotationConflictError, annotation_update, review_create
+from server.annotations.services import (
+    SAM_MAX_POINTS,
+    AnnotationConflictError,
+    annotation_accept_proposal,
+    annotation_update,
+    clip_accept_proposal,
+    frame_sam_predict,
+    review_create,
+)
 from server.core.errors import NotFoundError
 from server.core.pagination import DefaultPagination, get_paginated_response
 from server.core.serializers import UserSummarySerializer
@@ -150,6 +162,24 @@ class ProposalOutputSerializer(serializers.ModelSerializer):
         ref_name = "Proposal"
 
 
+@contextmanager
+def conflicts_carry_current() -> Iterator[None]:
+    """A stale write's 409 carries the stored annotation in `extra["current"]` (None when there is none)."""
+    try:
+        yield
+    except AnnotationConflictError as exc:
+        current = annotation_get(annotation_id=exc.current.pk) if exc.current is not None else None
+        exc.extra["current"] = AnnotationOutputSerializer(current).data if current is not None else None
+        raise
+
+
+def annotation_response(annotation: Annotation) -> Response:
+    """201 with the annotation when the write created it (version 1), else 200."""
+    created = annotation.version == 1
+    data = AnnotationOutputSerializer(annotation_get(annotation_id=annotation.pk)).data
+    return Response(data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
 # --- proposals ------------------------------------------------------------------------------------
 
 
@@ -257,7 +287,7 @@ class AnnotationUpdateApi(APIView):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        try:
+        with conflicts_carry_current():
             annotation = annotation_update(
                 frame=frame,
                 user=request.user,
@@ -268,16 +298,177 @@ class AnnotationUpdateApi(APIView):
                 time_spent_delta=data["time_spent_delta"],
                 source_proposal_id=data.get("source_proposal"),
             )
-        except AnnotationConflictError as exc:
-            current = annotation_get(annotation_id=exc.current.pk) if exc.current is not None else None
-            exc.extra["current"] = AnnotationOutputSerializer(current).data if current is not None else None
-            raise
-        created = annotation.version == 1
-        annotation = annotation_get(annotation_id=annotation.pk)
-        return Response(
-            AnnotationOutputSerializer(annotation).data,
-            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        return annotation_response(annotation)
+
+
+class AnnotationAcceptProposalApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        proposal = serializers.IntegerField(help_text="A proposal of this frame's clip.")
+        version = serializers.IntegerField(
+            min_value=0, allow_null=True, help_text="The annotation version you see: null (or 0) when there is none."
         )
+        instances = serializers.ListField(
+            child=serializers.IntegerField(min_value=0),
+            required=False,
+            allow_null=True,
+            help_text="Indexes of the proposal's instances on this frame to accept; omitted or null: all.",
+        )
+
+        class Meta:
+            ref_name = "AnnotationAcceptProposalInput"
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={
+            200: AnnotationOutputSerializer,
+            201: AnnotationOutputSerializer,
+            400: OpenApiResponse(description="Not a proposal of this clip, an unknown instance, nothing to accept."),
+            409: OpenApiResponse(description="Stale version (as for PUT): `extra.current` is the stored annotation."),
+        },
+        summary="Add a proposal's instances on this frame to the frame's annotation (annotators).",
+        description="Creates a draft when the frame has none. Instances already in the annotation are not "
+        "added twice; the annotation records the proposal as its source_proposal.",
+    )
+    def post(self, request: Request, frame_id: int) -> Response:
+        frame, role = frame_get_for_user(user=request.user, frame_id=frame_id, roles=[Role.ANNOTATOR])
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        with conflicts_carry_current():
+            annotation = annotation_accept_proposal(
+                frame=frame,
+                user=request.user,
+                role=role,
+                proposal_id=data["proposal"],
+                version=data["version"],
+                instance_indexes=data.get("instances"),
+            )
+        return annotation_response(annotation)
+
+
+class ClipAcceptProposalsApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        proposal = serializers.IntegerField(help_text="A proposal of this clip.")
+
+        class Meta:
+            ref_name = "ClipAcceptProposalsInput"
+
+    class OutputSerializer(serializers.Serializer):
+        created = serializers.IntegerField(help_text="Drafts created from the proposal.")
+        skipped = serializers.IntegerField(help_text="Frames left alone: they already had an annotation.")
+
+        class Meta:
+            ref_name = "ClipAcceptProposals"
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={200: OutputSerializer, 400: OpenApiResponse(description="Not a proposal of this clip.")},
+        summary="A draft from the proposal for every frame of the clip without an annotation (annotators).",
+    )
+    def post(self, request: Request, clip_id: int) -> Response:
+        clip = clip_get_for_user(user=request.user, clip_id=clip_id, roles=[Role.ANNOTATOR])
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        role = project_access(user=request.user, project_id=clip.project_id)
+        counts = clip_accept_proposal(
+            clip=clip, user=request.user, role=role, proposal_id=serializer.validated_data["proposal"]
+        )
+        return Response(self.OutputSerializer(counts).data)
+
+
+class ProjectAnnotationListApi(APIView):
+    pagination_class = DefaultPagination
+
+    class FilterSerializer(serializers.Serializer):
+        status = serializers.ChoiceField(choices=Annotation.Status.choices, required=False)
+        clip = serializers.IntegerField(required=False, help_text="Only this clip's annotations.")
+        ordering = serializers.ChoiceField(
+            choices=["updated_at", "-updated_at", "clip"],
+            required=False,
+            default="updated_at",
+            help_text="updated_at: oldest change first (a review queue); clip: by clip, then frame.",
+        )
+
+        class Meta:
+            ref_name = "ProjectAnnotationListFilter"
+
+    class OutputSerializer(AnnotationOutputSerializer):
+        clip_name = serializers.CharField(source="clip.name")
+
+        class Meta(AnnotationOutputSerializer.Meta):
+            fields = [*AnnotationOutputSerializer.Meta.fields, "clip_name"]
+            ref_name = "ProjectAnnotation"
+
+    @extend_schema(
+        parameters=[FilterSerializer],
+        responses=OutputSerializer(many=True),
+        summary="A project's annotations, e.g. ?status=submitted for reviewers (members).",
+    )
+    def get(self, request: Request, project_id: int) -> Response:
+        project_access(user=request.user, project_id=project_id)
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        return get_paginated_response(
+            pagination_class=self.pagination_class,
+            serializer_class=self.OutputSerializer,
+            queryset=annotation_list_for_project(project_id=project_id, filters=filters.validated_data),
+            request=request,
+            view=self,
+        )
+
+
+# --- interactive SAM ------------------------------------------------------------------------------
+
+
+class FrameSamClickApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        class PointSerializer(serializers.Serializer):
+            x = serializers.FloatField(help_text="Pixels from the frame's left edge.")
+            y = serializers.FloatField(help_text="Pixels from the frame's top edge.")
+            positive = serializers.BooleanField(default=True, help_text="true: on the object; false: background.")
+
+            class Meta:
+                ref_name = "SamPoint"
+
+        points = PointSerializer(many=True, required=False, default=list, max_length=SAM_MAX_POINTS)
+        box = serializers.ListField(
+            child=serializers.FloatField(),
+            min_length=4,
+            max_length=4,
+            required=False,
+            allow_null=True,
+            default=None,
+            help_text="[x0, y0, x1, y1] in pixels of the frame, or null.",
+        )
+
+        class Meta:
+            ref_name = "SamClickInput"
+
+    class OutputSerializer(serializers.Serializer):
+        mask = RleSerializer(help_text="The mask SAM selects, of the frame's size.")
+        score = serializers.FloatField(help_text="SAM's predicted IoU of the mask.")
+        cached = serializers.BooleanField(help_text="The frame's image embedding was reused (no image encoder run).")
+
+        class Meta:
+            ref_name = "SamClick"
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={
+            200: OutputSerializer,
+            400: OpenApiResponse(description="No point and no box, or a point or box outside the frame."),
+            503: OpenApiResponse(description="No SAM configured (AVS_MODEL_CONFIG) or it failed to load."),
+        },
+        summary="SAM's mask for clicks (and/or a box) on a frame (annotators).",
+        description="The frame is embedded on its first click, then kept in an in-memory cache: later clicks "
+        "on it answer in a fraction of the time (`cached: true`).",
+    )
+    def post(self, request: Request, frame_id: int) -> Response:
+        frame, _ = frame_get_for_user(user=request.user, frame_id=frame_id, roles=[Role.ANNOTATOR])
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        result = frame_sam_predict(frame=frame, **serializer.validated_data)
+        return Response(self.OutputSerializer(result).data)
 
 
 class AnnotationRevisionListApi(APIView):

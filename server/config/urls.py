@@ -18,5 +18,6 @@ api_patterns = [
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include(api_patterns)),
-    re_path(r"^(?!api/|admin/|static/).*$", frontend_index, name="frontend"),
+    # Client-side routes of the web app; never a file-like path (a dot in the last segment) nor media/.
+    re_path(r"^(?!api/|admin/|static/|media/)(?![^?]*\.[^/]*/?$).*$", frontend_index, name="frontend"),
 ]

@@ -43,3 +43,10 @@ class PermissionDeniedError(ApplicationError):
 
 class PayloadTooLargeError(ApplicationError):
     status = 413
+
+
+class ServiceUnavailableError(ApplicationError):
+    """Something the request needs (a model, a broker) is not available right now; the message says which
+    setting to fix."""
+
+    status = 503

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from server.learning.models import ModelVersion
+from server.learning.models import AcquisitionScore, ModelVersion
 
 
 @admin.register(ModelVersion)
@@ -15,3 +15,9 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+@admin.register(AcquisitionScore)
+class AcquisitionScoreAdmin(admin.ModelAdmin):
+    list_display = ["id", "clip", "model_version", "score", "created_at"]
+    raw_id_fields = ["clip", "model_version"]

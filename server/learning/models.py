@@ -30,3 +30,22 @@ class ModelVersion(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.kind}:{self.name}"
+
+
+class AcquisitionScore(models.Model):
+    """How informative labelling a clip would be, per an acquisition function run with a model version
+    (higher: review sooner). A clip keeps its history; the latest score orders the review queue."""
+
+    clip = models.ForeignKey("media.Clip", on_delete=models.CASCADE, related_name="acquisition_scores")
+    model_version = models.ForeignKey(
+        ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="acquisition_scores"
+    )
+    score = models.FloatField()
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["clip", "-created_at", "-id"], name="acqscore_latest_per_clip")]
+
+    def __str__(self) -> str:
+        return f"clip {self.clip_id}: {self.score:g}"

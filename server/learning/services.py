@@ -1,16 +1,18 @@
-"""Model versions: a proposer or student is identified by the SHA-256 of its canonical JSON config."""
+"""Model versions (a proposer or student is identified by the SHA-256 of its canonical JSON config) and
+per-clip acquisition scores."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 from typing import Any
 
 from django.db import transaction
 
 from server.core.errors import ApplicationError, ConflictError
-from server.learning.models import ModelVersion
-from server.media.models import Project
+from server.learning.models import AcquisitionScore, ModelVersion
+from server.media.models import Clip, Project
 
 
 def model_version_config_hash(*, config: dict[str, Any]) -> str:
@@ -54,3 +56,21 @@ def model_version_get_or_create(
             {"model_version": version.pk, "config_hash": config_hash},
         )
     return version, created
+
+
+def acquisition_score_record(
+    *, clip: Clip, score: float, model_version: ModelVersion | None = None
+) -> AcquisitionScore:
+    """Record a clip's acquisition score (higher: more informative to label; the latest one counts).
+
+    `model_version`, when given, must belong to the clip's project. Raises ApplicationError for a score that
+    is not a finite number or a model version of another project.
+    """
+    if isinstance(score, bool) or not isinstance(score, int | float) or not math.isfinite(score):
+        raise ApplicationError(f"score must be a finite number, not {score!r}.", {"field": "score"})
+    if model_version is not None and model_version.project_id != clip.project_id:
+        raise ApplicationError(
+            f"Model version {model_version.pk} belongs to another project than clip {clip.pk}.",
+            {"field": "model_version"},
+        )
+    return AcquisitionScore.objects.create(clip=clip, model_version=model_version, score=float(score))

@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 from server.accounts.selectors import project_access
 from server.core.pagination import DefaultPagination, get_paginated_response
 from server.learning.models import ModelVersion
-from server.learning.selectors import model_version_get_for_user, model_version_list
+from server.learning.selectors import model_version_get_for_user, model_version_list, review_queue_list
 from server.learning.services import model_version_get_or_create
 from server.media.models import Project
 
@@ -99,3 +99,53 @@ class ModelVersionDetailApi(APIView):
     def get(self, request: Request, model_version_id: int) -> Response:
         version = model_version_get_for_user(user=request.user, model_version_id=model_version_id)
         return Response(ModelVersionOutputSerializer(version).data)
+
+
+class ReviewQueueListApi(APIView):
+    pagination_class = DefaultPagination
+
+    class FilterSerializer(serializers.Serializer):
+        include_done = serializers.BooleanField(
+            required=False, default=False, help_text="Also list clips whose every frame is accepted."
+        )
+
+        class Meta:
+            ref_name = "ReviewQueueFilter"
+
+    class OutputSerializer(serializers.Serializer):
+        id = serializers.IntegerField()
+        name = serializers.CharField()
+        duration = serializers.FloatField(allow_null=True)
+        has_audio = serializers.BooleanField()
+        num_frames = serializers.IntegerField()
+        proposal_count = serializers.IntegerField()
+        annotated_count = serializers.IntegerField(help_text="Frames with an annotation (any status).")
+        accepted_count = serializers.IntegerField()
+        submitted_count = serializers.IntegerField()
+        rejected_count = serializers.IntegerField()
+        acquisition_score = serializers.FloatField(
+            allow_null=True, help_text="The clip's latest acquisition score (higher: more informative); null: none."
+        )
+        acquisition_scored_at = serializers.DateTimeField(allow_null=True)
+
+        class Meta:
+            ref_name = "ReviewQueueClip"
+
+    @extend_schema(
+        parameters=[FilterSerializer],
+        responses=OutputSerializer(many=True),
+        summary="The project's ready clips in the order to annotate them (members).",
+        description="By the latest acquisition score, highest first, when clips have one; then clips with "
+        "proposals and the fewest accepted annotations first; then by id.",
+    )
+    def get(self, request: Request, project_id: int) -> Response:
+        project_access(user=request.user, project_id=project_id)
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        return get_paginated_response(
+            pagination_class=self.pagination_class,
+            serializer_class=self.OutputSerializer,
+            queryset=review_queue_list(project_id=project_id, **filters.validated_data),
+            request=request,
+            view=self,
+        )

@@ -11,29 +11,17 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Count, IntegerField, Model, OuterRef, Prefetch, QuerySet, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.db.models import OuterRef, Prefetch, QuerySet, Subquery, Value
 
 from server.accounts.models import Membership
 from server.accounts.selectors import ADMIN, project_list_for_user
 from server.core.permissions import project_object_access
+from server.core.queries import subquery_count as _count
 from server.media.models import AudioTrack, Clip, Frame, Label, Project
 
 User = AbstractBaseUser | AnonymousUser
 
 CLIP_ORDERINGS = ("id", "name", "created_at", "duration", "status")
-
-
-def _count(model: type[Model], *, link: str, **filters: Any) -> Coalesce:
-    """`COUNT(*)` of `model` rows whose `link` points at the outer row, as an annotation."""
-    rows = (
-        model.objects.filter(**{link: OuterRef("pk")}, **filters)
-        .order_by()
-        .values(link)
-        .annotate(n=Count("pk"))
-        .values("n")
-    )
-    return Coalesce(Subquery(rows, output_field=IntegerField()), Value(0))
 
 
 def _project_annotate(qs: QuerySet[Project], *, user: AbstractBaseUser) -> QuerySet[Project]:

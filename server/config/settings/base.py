@@ -110,8 +110,10 @@ AVS_MAX_VIDEO_SECONDS = env.float("AVS_MAX_VIDEO_SECONDS", default=3600.0)
 AVS_MAX_VIDEO_SIDE = env.int("AVS_MAX_VIDEO_SIDE", default=8192)
 AVS_FRAME_JPEG_QUALITY = env.int("AVS_FRAME_JPEG_QUALITY", default=95)
 
-# --- models (read by ml_backend.serving in later stages) --------------------------------
+# --- models (read by ml_backend.serving) ------------------------------------------------
 AVS_MODEL_CONFIG = env("AVS_MODEL_CONFIG", default="")
+# Memory for the SAM click endpoint's image embeddings, per web process (LRU; vit_b: 4 MiB per frame).
+AVS_SAM_CACHE_BYTES = env.int("AVS_SAM_CACHE_BYTES", default=512 * 1024**2)
 
 # --- REST API ---------------------------------------------------------------------------
 REST_FRAMEWORK = {

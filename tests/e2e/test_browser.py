@@ -1,0 +1,170 @@
+"""Browser end-to-end tests: the built web app in headless Chromium against a live server.
+
+Each test seeds the demo data set (`server.core.demo.demo_seed`, what `manage.py seed_demo` runs) into
+the test database, starts pytest-django's `live_server` (a real threaded HTTP server on 127.0.0.1, same
+process, transactional database: PostgreSQL when DATABASE_URL says so), and runs one self-contained
+playwright-core script from frontend/e2e/ with node. The script exits 0 when every check passed; on
+failure its output (reason, browser console, failed requests) is shown here and screenshots of its pages
+are under var/e2e/.
+
+Needs node, /usr/bin/chromium, frontend/node_modules (playwright-core) and the built bundle
+(`make frontend`): missing tools skip locally and fail in CI (AVS_REQUIRE_SERVICES=1); a missing bundle
+always fails, naming the command that builds it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from server.accounts.models import Role
+from server.annotations.services import annotation_update
+from server.core.demo import demo_seed
+from server.core.masks import rle_encode
+from tests.media_files import DEMO_SMALL
+from tests.utils import require_service
+
+os.environ.setdefault("DJANGO_LIVE_TEST_SERVER_ADDRESS", "127.0.0.1")  # read when live_server starts
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+ROOT = Path(__file__).resolve().parents[2]
+SPECS = ROOT / "frontend" / "e2e"
+SCREENSHOTS = ROOT / "var" / "e2e"
+CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
+PASSWORD = "e2e-pass-word"
+SPEC_TIMEOUT_MS = 120_000  # each script bounds itself; the process is killed 60 s later at the latest
+
+
+@pytest.fixture(scope="module")
+def node() -> str:
+    found = shutil.which("node")
+    if found is None:
+        require_service("node", "the browser tests run playwright-core scripts with node (Node 20)")
+    if not CHROMIUM.is_file():
+        require_service("Chromium", f"{CHROMIUM} is missing (Debian: apt-get install chromium)")
+    if not (ROOT / "frontend" / "node_modules" / "playwright-core").is_dir():
+        require_service("playwright-core", "frontend/node_modules has no playwright-core: run `make install`")
+    if not (ROOT / "frontend" / "dist" / "index.html").is_file():
+        pytest.fail("frontend/dist/index.html is missing: build the web app with `make frontend` first.")
+    assert found is not None
+    return found
+
+
+@pytest.fixture
+def demo(node, live_server):
+    """The demo data set (users manager/annotator/reviewer, project, 5-frame clip, fixture proposal)."""
+    return demo_seed(password=PASSWORD, clip_path=DEMO_SMALL, proposer=None)
+
+
+def run_spec(node: str, spec: str, live_server, **env: object) -> str:
+    """Run frontend/e2e/<spec> against the live server; return its output, failing the test with it."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    child_env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": os.environ.get("HOME", "/tmp"),
+        "BASE_URL": live_server.url,
+        "SCREENSHOT_DIR": str(SCREENSHOTS),
+        "CHROMIUM_PATH": str(CHROMIUM),
+        "E2E_TIMEOUT_MS": str(SPEC_TIMEOUT_MS),
+        **{key: str(value) for key, value in env.items()},
+    }
+    process = subprocess.Popen(
+        [node, str(SPECS / spec)],
+        cwd=ROOT,
+        env=child_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,  # its own process group: a hung browser is killed with it
+    )
+    try:
+        output, _ = process.communicate(timeout=SPEC_TIMEOUT_MS / 1000 + 60)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        output, _ = process.communicate()
+        pytest.fail(f"{spec} hung and was killed:\n{output}")
+    assert process.returncode == 0, f"{spec} failed (exit {process.returncode}):\n{output}"
+    print(output)  # shown with -rP
+    return output
+
+
+def first_frame(demo):
+    return demo.clip.frames.order_by("index").first()
+
+
+def test_an_annotator_paints_submits_and_finds_the_mask_after_reloading(node, live_server, demo):
+    output = run_spec(
+        node,
+        "annotate_brush.mjs",
+        live_server,
+        USERNAME="annotator",
+        PASSWORD=PASSWORD,
+        PROJECT_ID=demo.project.pk,
+        CLIP_ID=demo.clip.pk,
+        FRAME_ID=first_frame(demo).pk,
+    )
+    assert "PASS annotate_brush" in output
+    annotation = first_frame(demo).annotation
+    assert annotation.status == "submitted" and annotation.author.username == "annotator"
+
+
+def test_a_sam_click_adds_an_instance(node, live_server, demo, sam_configured):
+    output = run_spec(
+        node,
+        "sam_click.mjs",
+        live_server,
+        USERNAME="annotator",
+        PASSWORD=PASSWORD,
+        CLIP_ID=demo.clip.pk,
+        FRAME_ID=first_frame(demo).pk,
+    )
+    assert "PASS sam_click" in output
+    assert len(first_frame(demo).annotation.instances) == 1
+
+
+def test_a_reviewers_rejection_comment_reaches_the_annotator(node, live_server, demo):
+    frame = first_frame(demo)
+    mask = np.zeros((frame.height, frame.width), dtype=bool)
+    mask[frame.height // 4 : frame.height // 2, frame.width // 4 : frame.width // 2] = True
+    annotation_update(
+        frame=frame,
+        user=demo.users["annotator"],
+        role=Role.ANNOTATOR,
+        instances=[{"mask": rle_encode(mask), "label": "dog"}],
+        version=None,
+        status="submitted",
+    )
+    output = run_spec(
+        node,
+        "review_reject.mjs",
+        live_server,
+        REVIEWER="reviewer",
+        ANNOTATOR="annotator",
+        PASSWORD=PASSWORD,
+        CLIP_ID=demo.clip.pk,
+        FRAME_ID=frame.pk,
+    )
+    assert "PASS review_reject" in output
+    frame.annotation.refresh_from_db()
+    assert frame.annotation.status == "rejected"
+
+
+def test_a_stale_save_shows_the_conflict_dialog(node, live_server, demo):
+    output = run_spec(
+        node,
+        "conflict.mjs",
+        live_server,
+        USERNAME="annotator",
+        PASSWORD=PASSWORD,
+        CLIP_ID=demo.clip.pk,
+        FRAME_ID=first_frame(demo).pk,
+    )
+    assert "PASS conflict" in output
+    assert [i["label"] for i in first_frame(demo).annotation.instances] == ["their label"]
