@@ -221,6 +221,18 @@ def main() -> None:
         f"time outside them: {total - inside_total:.2f} s ({100 * (total - inside_total) / total:.1f} %)"
     )
     print(f"benchmark wall time: {time.perf_counter() - started:.0f} s")
+    print()
+    print("Weight-free baseline quality (the proposer that runs when no models are configured):")
+    _baseline_quality()
+
+
+def _baseline_quality() -> None:
+    """The synchrony baseline's mIoU and F on a seeded synthetic set (benchmarks/baseline_quality.py)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from baseline_quality import run as baseline_run
+
+    with tempfile.TemporaryDirectory(prefix="avs-baseline-") as tmp:
+        baseline_run(clips=12, seed=0, out=Path(tmp))
 
 
 if __name__ == "__main__":
