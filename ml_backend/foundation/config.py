@@ -24,11 +24,19 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
 import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")  # "org/name": a model hub id
+
+
+def model_name(path: str) -> str:
+    """A short name for provenance: the directory or file name (or the hub id)."""
+    return path if HUB_ID.match(path) and not Path(path).exists() else Path(path).name
 
 
 class ConfigError(ValueError):

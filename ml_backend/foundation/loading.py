@@ -13,13 +13,15 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from ml_backend.foundation.config import HUB_ID
+from ml_backend.foundation.config import model_name as model_name  # re-exported: loaders import it from here
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +31,7 @@ WEIGHT_FILES = (
     "pytorch_model.bin",
     "pytorch_model.bin.index.json",
 )
-_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+_HUB_ID = HUB_ID
 
 
 class ModelLoadError(RuntimeError):
@@ -175,11 +177,6 @@ def check_loading_info(info: dict[str, Any], *, total: int, setting: str, path: 
         logger.warning(
             "%s = %s: %d weights not in the checkpoint, left initialised: %s", setting, path, len(missing), missing[:5]
         )
-
-
-def model_name(path: str) -> str:
-    """A short name for provenance: the directory or file name (or the hub id)."""
-    return path if _HUB_ID.match(path) and not Path(path).exists() else Path(path).name
 
 
 def load_pretrained(

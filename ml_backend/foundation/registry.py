@@ -8,14 +8,18 @@
     "llm"       -> prompt_translation.build_chat_llm      (ChatLlm)
     "clip"      -> clip_labels.build_clip_labeller        (ClipLabeller)
 
-`ModelCache.get(kind, settings, context)` loads each (kind, settings, context) once and keeps it; `process_cache`
-is the one instance a process shares (nothing is loaded before the first `get`). Loaders are injectable, so tests
+`ModelCache.get(kind, settings, context)` loads each (kind, settings, context) once and keeps it, logging one line
+per load ("loaded the sam model in 1.20 s (pid ...)"); `process_cache` is the one instance a process shares
+(nothing is loaded before the first `get`). Loaders are injectable, so tests
 count calls or swap a model without touching globals.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -28,6 +32,8 @@ from ml_backend.foundation.prompt_translation import build_chat_llm
 from ml_backend.foundation.sam import build_sam_segmenter
 
 Loader = Callable[[Any, LoadContext], Any]
+
+logger = logging.getLogger(__name__)
 
 model_registry: dict[str, Loader] = {
     "clap": build_clap_tagger,
@@ -55,7 +61,15 @@ class ModelCache:
                 if kind not in self.loaders:
                     raise KeyError(f"unknown model kind {kind!r}; known: {', '.join(self.loaders)}")
                 self.load_counts[kind] += 1
+                start = time.perf_counter()
                 self._models[key] = self.loaders[kind](settings, context)
+                logger.info(
+                    "loaded the %s model in %.2f s (pid %d, %d model(s) cached)",
+                    kind,
+                    time.perf_counter() - start,
+                    os.getpid(),
+                    len(self._models),
+                )
             return self._models[key]
 
     def clear(self) -> None:

@@ -23,7 +23,7 @@ Provenance of each instance: audio tags -> noun (translator) -> boxes -> model n
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -44,9 +44,8 @@ from ml_backend.foundation.prompt_translation import (
 from ml_backend.foundation.registry import ModelCache, process_cache
 from ml_backend.foundation.sam import SamSegmenter
 from ml_backend.media.clip import SILENCE_RMS, require_audible
+from ml_backend.pipelines.names import MODEL, openavs_name
 from ml_backend.types import AudioTags, Box, ClipMedia, ClipProposal, FrameInstances, Instance, PromptTranslation
-
-MODEL = "openavs"
 
 
 @dataclass
@@ -66,11 +65,6 @@ class OpenAvsOptions:
             clip_labels=settings.clip_labels,
             min_rms=settings.min_rms,
         )
-
-
-def openavs_name(models: Mapping[str, str | None]) -> str:
-    """ "openavs(audio_tagging=clap, grounding=..., sam=...)" from stage -> model name (None: stage unused)."""
-    return f"{MODEL}({', '.join(f'{stage}={name}' for stage, name in models.items() if name)})"
 
 
 class OpenAvsPipeline:

@@ -8,7 +8,7 @@ and `ConfigError` (invalid configuration file). Models that fail to load do not 
 runs and the result's `model.reason` says why.
 
 Importing this package imports no torch (the web process imports `ml_backend.serving.media`): the names below
-are loaded on first use.
+are loaded on first use. `model_info` never imports torch (`ml_backend.serving.info`): the web process may call it.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 _EXPORTS = {
     "propose_clip": "ml_backend.serving.proposals",
-    "model_info": "ml_backend.serving.proposals",
+    "model_info": "ml_backend.serving.info",
     "load_proposer": "ml_backend.serving.proposals",
     "LoadedProposer": "ml_backend.serving.proposals",
     "mask_to_rle": "ml_backend.serving.encoding",
@@ -47,7 +47,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from ml_backend.media.clip import ClipInputError
     from ml_backend.media.video import MediaError
     from ml_backend.serving.encoding import mask_to_rle, probability_maps, rle_to_mask
-    from ml_backend.serving.proposals import LoadedProposer, load_proposer, model_info, propose_clip
+    from ml_backend.serving.info import model_info
+    from ml_backend.serving.proposals import LoadedProposer, load_proposer, propose_clip
 
 
 def __getattr__(name: str) -> Any:

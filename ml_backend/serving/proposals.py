@@ -2,7 +2,8 @@
 
 - `propose_clip(video_path=..., config_path=..., labels=...) -> dict`: decode a video, run the configured
   proposer, return JSON-safe per-frame instances (COCO RLE masks) with provenance;
-- `model_info(config_path) -> dict`: which proposer a configuration means, without loading anything.
+- `model_info(config_path) -> dict`: which proposer a configuration means, without loading anything
+  (`ml_backend.serving.info`, torch-free; re-exported here).
 
 The proposer is OpenAVS when a configuration file is given and its models load; otherwise the weight-free
 synchrony baseline runs and the result says why (`model.kind == "baseline"`, `model.reason`). Models are
@@ -14,22 +15,22 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any, Protocol
 
-from ml_backend.foundation.config import BackendConfig, config_hash, load_config
-from ml_backend.foundation.loading import ModelLoadError, model_name
+from ml_backend.foundation.config import load_config
+from ml_backend.foundation.loading import ModelLoadError
 from ml_backend.foundation.registry import ModelCache
 from ml_backend.media.clip import SILENCE_RMS, ClipInputError, load_clip, require_audible
 from ml_backend.media.video import MediaError
 from ml_backend.pipelines import openavs
+from ml_backend.pipelines.names import openavs_name
 from ml_backend.serving.encoding import proposal_to_dict
+from ml_backend.serving.info import NO_MODELS, baseline_info, openavs_models
+from ml_backend.serving.info import model_info as model_info  # re-exported: the one entry point module
 from ml_backend.types import ClipMedia, ClipProposal
 
 logger = logging.getLogger(__name__)
-
-NO_MODELS = "no models are configured (no configuration file given)"
 
 
 class Proposer(Protocol):
@@ -77,27 +78,10 @@ class LoadedProposer:
         return self.result(self.run(clip, labels=labels), clip=clip, labels=labels)
 
 
-def openavs_models(config: BackendConfig) -> dict[str, str | None]:
-    """Stage -> model name for a configuration (the names the loaders give their components)."""
-    models, pipeline = config.models, config.pipeline
-    return {
-        "audio_tagging": model_name(models.clap.path),
-        "llm": model_name(models.llm.path) if models.llm is not None else None,
-        "grounding": model_name(models.grounding.path),
-        "sam": Path(models.sam.checkpoint).stem,
-        "clip": model_name(models.clip.path) if models.clip is not None and pipeline.clip_labels else None,
-    }
-
-
 def _baseline(reason: str) -> LoadedProposer:
-    from ml_backend.pipelines.synchrony import METHOD, SynchronyConfig
-
+    info = baseline_info(reason)
     return LoadedProposer(
-        BaselineProposer(),
-        kind="baseline",
-        name=METHOD,
-        config_hash=config_hash(asdict(SynchronyConfig())),
-        reason=reason,
+        BaselineProposer(), kind="baseline", name=info["name"], config_hash=info["config_hash"], reason=reason
     )
 
 
@@ -118,7 +102,7 @@ def load_proposer(config_path: str | os.PathLike[str] | None, *, cache: ModelCac
     return LoadedProposer(
         pipeline,
         kind="openavs",
-        name=openavs.openavs_name(openavs_models(config)),
+        name=openavs_name(openavs_models(config)),
         config_hash=config.sha256(),
         min_rms=config.pipeline.min_rms,
     )
@@ -151,22 +135,3 @@ def propose_clip(
         raise ClipInputError(f"{os.fspath(video_path)}: {exc}") from exc
     except MediaError as exc:
         raise MediaError(f"{os.fspath(video_path)}: {exc}") from exc
-
-
-def model_info(config_path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
-    """`{"kind", "name", "config_hash", "reason", "models"}` of the proposer a configuration means.
-
-    Loads no model: "openavs" whenever a valid configuration is given (a load failure shows later, in
-    `propose_clip`'s `model`); `config_hash` is the SHA-256 of the configuration's canonical JSON (paths
-    resolved). Raises `ConfigError` for an invalid file.
-    """
-    if config_path is None:
-        return {**_baseline(NO_MODELS).info(), "models": {}}
-    config = load_config(config_path)
-    return {
-        "kind": "openavs",
-        "name": openavs.openavs_name(openavs_models(config)),
-        "config_hash": config.sha256(),
-        "reason": None,
-        "models": openavs_models(config),
-    }

@@ -6,6 +6,7 @@ Label names are unique per project case-insensitively ("Dog" and "dog" are one l
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Any, TypedDict
 
@@ -21,7 +22,7 @@ from server.core.errors import ApplicationError
 from server.media.models import Label, Project
 from server.media.services import clip_delete
 
-PROJECT_SETTINGS = ("name", "description", "fps", "frame_max_side", "audio_sample_rate")
+PROJECT_SETTINGS = ("name", "description", "fps", "frame_max_side", "audio_sample_rate", "model_config")
 COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
 
 
@@ -119,6 +120,14 @@ def project_update(*, project: Project, data: dict[str, Any]) -> Project:
         raise ApplicationError(f"These project settings cannot be changed: {', '.join(sorted(unknown))}.")
     if "name" in data:
         data = {**data, "name": _project_name_clean(name=data["name"], exclude_id=project.pk)}
+    if "model_config" in data:
+        path = data["model_config"].strip()
+        if path and not os.path.isabs(path):
+            raise ApplicationError(
+                "model_config must be an absolute path (the workers and the web server resolve it alike).",
+                {"field": "model_config"},
+            )
+        data = {**data, "model_config": path}
     for field, value in data.items():
         setattr(project, field, value)
     if data:

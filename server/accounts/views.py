@@ -12,7 +12,7 @@ from typing import Any
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import ensure_csrf_cookie
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import AllowAny
@@ -22,6 +22,7 @@ from rest_framework.views import APIView
 
 from server.accounts.models import Membership, Role
 from server.accounts.selectors import (
+    ADMIN,
     membership_get,
     membership_list,
     project_access,
@@ -42,6 +43,8 @@ from server.accounts.services import (
     project_delete,
     project_update,
 )
+from server.annotations.preannotation import project_proposer
+from server.core.errors import PermissionDeniedError
 from server.core.pagination import DefaultPagination, get_paginated_response
 from server.media.models import Label, Project
 from server.media.selectors import label_get_for_user, label_list, project_get, project_list
@@ -121,13 +124,32 @@ class ProjectOutputSerializer(serializers.ModelSerializer):
         ref_name = "Project"
 
 
+class ProposerSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=["openavs", "baseline"])
+    name = serializers.CharField(help_text='e.g. "openavs(audio_tagging=clap, ...)" or "synchrony-baseline".')
+    reason = serializers.CharField(
+        allow_null=True, help_text="Why the weight-free baseline runs instead of OpenAVS; null for OpenAVS."
+    )
+
+    class Meta:
+        ref_name = "ProjectProposer"
+
+
 class ProjectDetailOutputSerializer(ProjectOutputSerializer):
     members = MemberOutputSerializer(source="memberships", many=True)
     labels = LabelOutputSerializer(many=True)
+    proposer = serializers.SerializerMethodField(
+        help_text="The model pre-annotation runs: OpenAVS from the model configuration, or the weight-free baseline "
+        "and why (decided without loading the models)."
+    )
 
     class Meta(ProjectOutputSerializer.Meta):
-        fields = [*ProjectOutputSerializer.Meta.fields, "members", "labels"]
+        fields = [*ProjectOutputSerializer.Meta.fields, "model_config", "proposer", "members", "labels"]
         ref_name = "ProjectDetail"
+
+    @extend_schema_field(ProposerSerializer)
+    def get_proposer(self, project: Project) -> dict[str, Any]:
+        return project_proposer(project=project)
 
 
 class LabelInputSerializer(serializers.Serializer):
@@ -332,6 +354,13 @@ class ProjectUpdateApi(APIView):
         )
         frame_max_side = serializers.IntegerField(required=False, **_limits("frame_max_side"))
         audio_sample_rate = serializers.IntegerField(required=False, **_limits("audio_sample_rate"))
+        model_config = serializers.CharField(
+            required=False,
+            allow_blank=True,
+            max_length=1000,
+            help_text="Absolute path of the ML backend's config.json on the servers; blank: AVS_MODEL_CONFIG "
+            "(administrators only: it names a file on the servers).",
+        )
 
         class Meta:
             ref_name = "ProjectUpdateInput"
@@ -342,9 +371,14 @@ class ProjectUpdateApi(APIView):
         summary="Change a project's settings (managers). New rates apply to clips ingested afterwards.",
     )
     def patch(self, request: Request, project_id: int) -> Response:
-        project_access(user=request.user, project_id=project_id, roles=[Role.MANAGER])
+        role = project_access(user=request.user, project_id=project_id, roles=[Role.MANAGER])
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        if "model_config" in serializer.validated_data and role != ADMIN:
+            raise PermissionDeniedError(
+                "Only administrators can change model_config: it names a file on the servers.",
+                {"field": "model_config", "role": role},
+            )
         project_update(project=Project.objects.get(pk=project_id), data=serializer.validated_data)
         return Response(ProjectDetailOutputSerializer(project_get(user=request.user, project_id=project_id)).data)
 

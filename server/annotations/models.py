@@ -51,6 +51,12 @@ class Annotation(TimeStampedModel):
     source_proposal = models.ForeignKey(
         Proposal, null=True, blank=True, on_delete=models.SET_NULL, related_name="annotations"
     )
+    proposal_iou = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="IoU of the source proposal's masks and these masks (union per frame), kept up to date on save; "
+        "null without a source proposal.",
+    )
     external_source = models.CharField(max_length=64, blank=True, default="", help_text="e.g. labelstudio, avsbench")
     external_id = models.CharField(max_length=255, blank=True, default="")
 

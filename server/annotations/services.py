@@ -24,7 +24,7 @@ from server.accounts.models import Role
 from server.accounts.selectors import ADMIN
 from server.annotations.models import Annotation, AnnotationRevision, Proposal, Review
 from server.core.errors import ApplicationError, ConflictError, NotFoundError, ServiceUnavailableError
-from server.core.masks import rle_validate
+from server.core.masks import rle_union_iou, rle_validate
 from server.media.models import Frame, Label
 
 LABEL_MAX_LENGTH = Label._meta.get_field("name").max_length
@@ -138,6 +138,27 @@ def _source_proposal_check(*, frame: Frame, source_proposal_id: int | None) -> N
         )
 
 
+def proposal_edit_iou(*, frame: Frame, proposal_frames: list[dict[str, Any]], instances: list[dict[str, Any]]) -> float:
+    """How much of a proposal survived human editing on one frame: the IoU of the union of the proposal's masks
+    on `frame` and the union of the annotation's masks (1.0: accepted as proposed; both empty also counts 1.0).
+
+    `proposal_frames` is `Proposal.frames`, `instances` the annotation's `[{"mask", ...}]` (masks of the frame's
+    size). Masks of another size than the frame (a proposal of an earlier ingest) compare as empty.
+    """
+    proposed = next((e.get("instances") or [] for e in proposal_frames if e.get("frame_index") == frame.index), [])
+    size = [frame.height, frame.width]
+    first = [i["mask"] for i in proposed if list(i["mask"].get("size", [])) == size]
+    second = [i["mask"] for i in instances if list(i["mask"].get("size", [])) == size]
+    return rle_union_iou(first, second, height=frame.height, width=frame.width)
+
+
+def _edit_iou(*, frame: Frame, proposal_id: int | None, instances: list[dict[str, Any]]) -> float | None:
+    if proposal_id is None:
+        return None
+    frames = Proposal.objects.filter(pk=proposal_id).values_list("frames", flat=True).first()
+    return None if frames is None else proposal_edit_iou(frame=frame, proposal_frames=frames, instances=instances)
+
+
 @transaction.atomic
 def annotation_update(
     *,
@@ -154,7 +175,8 @@ def annotation_update(
 
     Every successful write increments `version`, appends an `AnnotationRevision`, adds
     `time_spent_delta` seconds to `time_spent` and makes `user` the author. `status` is `draft` or
-    `submitted`; None keeps the current status (a new annotation starts as draft). An accepted
+    `submitted`; None keeps the current status (a new annotation starts as draft). The annotation's
+    `proposal_iou` is recomputed against its source proposal (`proposal_edit_iou`). An accepted
     annotation is locked for annotators (managers and admins may still correct it). Labels unknown
     to the project are added to its vocabulary.
 
@@ -187,6 +209,7 @@ def annotation_update(
                     status=status or Annotation.Status.DRAFT,
                     time_spent=time_spent_delta,
                     source_proposal_id=source_proposal_id,
+                    proposal_iou=_edit_iou(frame=frame, proposal_id=source_proposal_id, instances=cleaned),
                 )
         except IntegrityError:  # another writer created it between our read and our insert
             raise AnnotationConflictError(
@@ -211,6 +234,9 @@ def annotation_update(
         }
         if source_proposal_id is not None:
             fields["source_proposal_id"] = source_proposal_id
+        fields["proposal_iou"] = _edit_iou(
+            frame=frame, proposal_id=source_proposal_id or current.source_proposal_id, instances=cleaned
+        )
         if not Annotation.objects.filter(pk=current.pk, version=version).update(**fields):
             raise AnnotationConflictError(current=Annotation.objects.get(pk=current.pk), based_on=version)
         annotation = Annotation.objects.get(pk=current.pk)
@@ -276,13 +302,11 @@ def review_create(
 # --- proposals ------------------------------------------------------------------------------------
 
 
-def proposal_store(*, clip: Any, model_version: Any, frames: list[dict[str, Any]]) -> Proposal:
-    """Store (or replace) `model_version`'s proposal for `clip`.
-
-    `frames` = `[{"frame_index", "instances": [{"mask", "label", "score", "provenance"}]}]` as
-    `ml_backend.serving.propose_clip` returns them (extra keys are dropped). Every mask must have the
-    size of its frame (ApplicationError otherwise); frame indexes must exist in the clip.
-    """
+def proposal_frames_clean(*, clip: Any, frames: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`frames` = `[{"frame_index", "instances": [{"mask", "label", "score", "provenance"}]}]` as
+    `ml_backend.serving.propose_clip` returns them, checked against the clip's frames and normalised (extra keys
+    dropped, sorted by frame index). Every mask must have the size of its frame (ApplicationError otherwise);
+    frame indexes must exist in the clip."""
     sizes = {index: (height, width) for index, height, width in clip.frames.values_list("index", "height", "width")}
     cleaned = []
     for entry in frames:
@@ -305,10 +329,27 @@ def proposal_store(*, clip: Any, model_version: Any, frames: list[dict[str, Any]
             )
         cleaned.append({"frame_index": index, "instances": instances})
     cleaned.sort(key=lambda e: e["frame_index"])
+    return cleaned
+
+
+def proposal_store(*, clip: Any, model_version: Any, frames: list[dict[str, Any]]) -> Proposal:
+    """Store (or replace) `model_version`'s proposal for `clip` (`frames` checked by `proposal_frames_clean`)."""
+    cleaned = proposal_frames_clean(clip=clip, frames=frames)
     proposal, _ = Proposal.objects.update_or_create(
         clip=clip, model_version=model_version, defaults={"frames": cleaned}
     )
     return proposal
+
+
+def proposal_store_new(*, clip: Any, model_version: Any, frames: list[dict[str, Any]]) -> Proposal | None:
+    """Store `model_version`'s proposal for `clip` unless it has one already (then None: the stored one, which
+    annotations may point at, is kept as it is). `frames` are checked by `proposal_frames_clean`."""
+    cleaned = proposal_frames_clean(clip=clip, frames=frames)
+    try:
+        with transaction.atomic():
+            return Proposal.objects.create(clip=clip, model_version=model_version, frames=cleaned)
+    except IntegrityError:  # the (clip, model version) constraint: it exists
+        return None
 
 
 def _proposal_of_clip(*, proposal_id: int, clip_id: int) -> Proposal:

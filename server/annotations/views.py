@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 from server.accounts.models import Role
 from server.accounts.selectors import project_access
 from server.annotations.models import Annotation, AnnotationRevision, Proposal, Review
+from server.annotations.preannotation import preannotate_request
 from server.annotations.selectors import (
     annotation_get,
     annotation_get_for_frame,
@@ -45,6 +46,8 @@ from server.annotations.services import (
 from server.core.errors import NotFoundError
 from server.core.pagination import DefaultPagination, get_paginated_response
 from server.core.serializers import UserSummarySerializer
+from server.jobs.views import JobOutputSerializer
+from server.media.models import Project
 
 # --- shapes of the JSON columns, for the schema --------------------------------------------------
 
@@ -203,6 +206,50 @@ class ProposalDetailApi(APIView):
     def get(self, request: Request, proposal_id: int) -> Response:
         proposal = proposal_get_for_user(user=request.user, proposal_id=proposal_id)
         return Response(ProposalOutputSerializer(proposal).data)
+
+
+class ProjectPreannotateApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        clips = serializers.ListField(
+            child=serializers.IntegerField(min_value=1),
+            required=False,
+            allow_null=True,
+            help_text="Ids of ready clips of the project; omitted or null: every ready clip.",
+        )
+        model_version = serializers.IntegerField(
+            required=False,
+            allow_null=True,
+            help_text="Re-run this model version (OpenAVS or baseline) of the project; omitted: the project's "
+            "proposer (its model_config, else AVS_MODEL_CONFIG, else the weight-free baseline).",
+        )
+
+        class Meta:
+            ref_name = "ProjectPreannotateInput"
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={
+            202: JobOutputSerializer,
+            400: OpenApiResponse(description="Clips of another project or not ready, no clip, or a bad model version."),
+        },
+        summary="Pre-annotate clips with the project's proposer: one proposal per clip (managers).",
+        description="Queues a job on the inference workers and answers at once with it; follow it at "
+        "/api/jobs/{id}/. Clips that already have a proposal of the model version are skipped. The job's "
+        "`result.clips` says, per clip, done / skipped / failed and why; the job fails only if every clip "
+        "failed. The project's `proposer` says beforehand which model will run.",
+    )
+    def post(self, request: Request, project_id: int) -> Response:
+        project_access(user=request.user, project_id=project_id, roles=[Role.MANAGER])
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        job = preannotate_request(
+            project=Project.objects.get(pk=project_id),
+            user=request.user,
+            clip_ids=serializer.validated_data.get("clips"),
+            model_version_id=serializer.validated_data.get("model_version"),
+        )
+        job.refresh_from_db()
+        return Response(JobOutputSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
 
 # --- annotations ----------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ api_patterns = [
     path("", include("server.annotations.urls")),
     path("", include("server.learning.urls")),
     path("", include("server.jobs.urls")),
+    path("", include("server.datasets.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),

@@ -70,3 +70,32 @@ def rle_validate(rle: Any, *, height: int, width: int, field: str = "mask") -> d
     except (ValueError, TypeError, UnicodeEncodeError) as exc:
         raise ApplicationError(f"{field} has invalid RLE counts: {exc}.", {"field": field}) from exc
     return {"size": [height, width], "counts": counts}
+
+
+def _compressed(rle: dict[str, Any]) -> dict[str, Any]:
+    counts = rle["counts"]
+    if isinstance(counts, list):
+        return mask_utils.frPyObjects({"size": rle["size"], "counts": counts}, *rle["size"])
+    return {"size": list(rle["size"]), "counts": counts.encode("ascii") if isinstance(counts, str) else counts}
+
+
+def rle_union_iou(first: list[dict[str, Any]], second: list[dict[str, Any]], *, height: int, width: int) -> float:
+    """IoU of the union of the masks `first` and the union of the masks `second`, all H×W COCO RLE.
+
+    Computed on the run-length encodings (nothing is decoded). Two empty unions agree perfectly: 1.0.
+    Raises ValueError when a mask is not H×W.
+    """
+    unions = []
+    for masks in (first, second):
+        rles = [_compressed(m) for m in masks]
+        for rle in rles:
+            if [int(v) for v in rle["size"]] != [height, width]:
+                raise ValueError(f"a mask is {rle['size'][0]}x{rle['size'][1]} (HxW), expected {height}x{width}")
+        if not rles:
+            rles = [mask_utils.encode(np.zeros((height, width), dtype=np.uint8, order="F"))]
+        unions.append(mask_utils.merge(rles, intersect=False) if len(rles) > 1 else rles[0])
+    a, b = unions
+    union_area = float(mask_utils.area(mask_utils.merge([a, b], intersect=False)))
+    if union_area == 0:
+        return 1.0
+    return float(mask_utils.area(mask_utils.merge([a, b], intersect=True))) / union_area

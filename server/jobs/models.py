@@ -31,6 +31,9 @@ class Job(TimeStampedModel):
     progress = models.PositiveSmallIntegerField(default=0)
     message = models.CharField(max_length=500, blank=True, default="")
     error = models.TextField(blank=True, default="")
+    result = models.JSONField(
+        default=dict, blank=True, help_text="What the job produced, per kind (pre-annotation: one entry per clip)."
+    )
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(

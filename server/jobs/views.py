@@ -39,6 +39,7 @@ class JobOutputSerializer(serializers.ModelSerializer):
             "progress",
             "message",
             "error",
+            "result",
             "target",
             "created_by",
             "created_at",

@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Case, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models import Avg, Case, Count, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
 
 from server.annotations.models import Annotation, Proposal
 from server.core.permissions import project_object_access
@@ -12,17 +12,27 @@ from server.learning.models import AcquisitionScore, ModelVersion
 from server.media.models import Clip, Frame
 
 
+def model_versions_with_edit_stats(qs: QuerySet[ModelVersion]) -> QuerySet[ModelVersion]:
+    """Each version with `edit_annotations` (annotations started from its proposals) and `edit_mean_iou` (their
+    mean `proposal_iou`: how much of its masks survived human editing, None without any), in the same query."""
+    edited = Q(proposals__annotations__proposal_iou__isnull=False)
+    return qs.annotate(
+        edit_annotations=Count("proposals__annotations", filter=edited),
+        edit_mean_iou=Avg("proposals__annotations__proposal_iou", filter=edited),
+    )
+
+
 def model_version_list(*, project_id: int, filters: dict[str, Any] | None = None) -> QuerySet[ModelVersion]:
-    """Newest first. `filters` may hold `kind`."""
+    """Newest first, with edit statistics (`model_versions_with_edit_stats`). `filters` may hold `kind`."""
     qs = ModelVersion.objects.filter(project_id=project_id)
     if filters and filters.get("kind"):
         qs = qs.filter(kind=filters["kind"])
-    return qs.order_by("-created_at", "-id")
+    return model_versions_with_edit_stats(qs).order_by("-created_at", "-id")
 
 
 def model_version_get_for_user(*, user: AbstractBaseUser | AnonymousUser, model_version_id: int) -> ModelVersion:
     """For members of its project; 404 for everyone else, as if it did not exist."""
-    version = ModelVersion.objects.filter(pk=model_version_id).first()
+    version = model_versions_with_edit_stats(ModelVersion.objects.filter(pk=model_version_id)).first()
     project_object_access(user=user, project_id=version.project_id if version else None, entity="Model version")
     assert version is not None  # project_object_access raised otherwise
     return version

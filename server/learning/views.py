@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from typing import Any
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -11,12 +13,34 @@ from rest_framework.views import APIView
 from server.accounts.selectors import project_access
 from server.core.pagination import DefaultPagination, get_paginated_response
 from server.learning.models import ModelVersion
-from server.learning.selectors import model_version_get_for_user, model_version_list, review_queue_list
+from server.learning.selectors import (
+    model_version_get_for_user,
+    model_version_list,
+    model_versions_with_edit_stats,
+    review_queue_list,
+)
 from server.learning.services import model_version_get_or_create
 from server.media.models import Project
 
 
+class EditStatsSerializer(serializers.Serializer):
+    annotations = serializers.IntegerField(help_text="Annotations started from this version's proposals.")
+    mean_iou = serializers.FloatField(
+        allow_null=True,
+        help_text="Mean IoU of those annotations' current masks with the proposal's (union per frame; 1: kept "
+        "as proposed); null without any.",
+    )
+
+    class Meta:
+        ref_name = "ModelVersionEditStats"
+
+
 class ModelVersionOutputSerializer(serializers.ModelSerializer):
+    edit_stats = serializers.SerializerMethodField(
+        help_text="How much human editing this version's proposals needed (annotations that record a "
+        "source_proposal of it)."
+    )
+
     class Meta:
         model = ModelVersion
         fields = [
@@ -29,10 +53,18 @@ class ModelVersionOutputSerializer(serializers.ModelSerializer):
             "checkpoint_path",
             "metrics",
             "note",
+            "edit_stats",
             "created_at",
             "updated_at",
         ]
         ref_name = "ModelVersion"
+
+    @extend_schema_field(EditStatsSerializer)
+    def get_edit_stats(self, version: ModelVersion) -> dict[str, Any]:
+        if not hasattr(version, "edit_annotations"):  # not from model_versions_with_edit_stats (e.g. just created)
+            version = model_versions_with_edit_stats(ModelVersion.objects.filter(pk=version.pk)).get()
+        mean = version.edit_mean_iou
+        return {"annotations": version.edit_annotations, "mean_iou": float(mean) if mean is not None else None}
 
 
 class ModelVersionListApi(APIView):

@@ -30,6 +30,13 @@ class Project(TimeStampedModel):
     audio_sample_rate = models.PositiveIntegerField(
         default=16000, validators=[MinValueValidator(8000), MaxValueValidator(96000)], help_text="Hz, mono."
     )
+    model_config = models.CharField(
+        max_length=1000,
+        blank=True,
+        default="",
+        help_text="Path of the ML backend's model configuration (config.json) pre-annotation runs; "
+        "blank: the AVS_MODEL_CONFIG setting.",
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

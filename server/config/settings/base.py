@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "server.annotations",
     "server.learning",
     "server.jobs",
+    "server.datasets",
 ]
 
 MIDDLEWARE = [
@@ -114,6 +115,8 @@ AVS_FRAME_JPEG_QUALITY = env.int("AVS_FRAME_JPEG_QUALITY", default=95)
 AVS_MODEL_CONFIG = env("AVS_MODEL_CONFIG", default="")
 # Memory for the SAM click endpoint's image embeddings, per web process (LRU; vit_b: 4 MiB per frame).
 AVS_SAM_CACHE_BYTES = env.int("AVS_SAM_CACHE_BYTES", default=512 * 1024**2)
+# Pre-annotation (queue `inference`): seconds one clip may take before its task is stopped and the clip fails.
+AVS_PREANNOTATE_SOFT_TIME_LIMIT = env.int("AVS_PREANNOTATE_SOFT_TIME_LIMIT", default=1800)
 
 # --- REST API ---------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -177,6 +180,7 @@ CELERY_TASK_ROUTES = {
     "server.media.tasks.*": {"queue": "ingest"},
     "server.annotations.tasks.*": {"queue": "inference"},
     "server.learning.tasks.*": {"queue": "training"},
+    "server.datasets.tasks.*": {"queue": "ingest"},  # exports and evaluations: CPU work beside video decoding
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 

@@ -1,0 +1,167 @@
+"""Pre-annotation through the platform against calling the ML pipeline directly, on the same clips, in one run.
+
+    .venv/bin/python benchmarks/preannotate.py [--clips 6] [--size 224] [--seconds 5] [--repeat 5]
+
+Sets Django up on its own (settings `server.config.settings.test`, a throwaway SQLite database and media root in
+a temporary folder), writes `--clips` synthetic AV clips (`ml_backend.media.synth`, h264 + AAC, `--size` pixels
+square, `--seconds` long) and the tiny random OpenAVS models (`ml_backend.foundation.tiny`), ingests the clips
+into a project (not timed), then, for each proposer — the tiny OpenAVS models and the weight-free baseline —
+best of `--repeat` runs of:
+
+- platform: `preannotate_request` + `preannotate_run`, i.e. a Job and, per clip, the service the Celery task
+  calls (`clip_preannotate`: skip check, the clip's stored source from media storage, `propose_clip`, the
+  ModelVersion, `proposal_store` with every mask checked against its frame, the job's per-clip progress). The
+  project's proposals are deleted before each run (not timed), so every clip is proposed again.
+- direct: `ml_backend.serving.propose_clip` on the same stored files with the same arguments (fps, sample rate,
+  config, labels, max side), nothing stored.
+
+Models are loaded (process cache) before timing, as in a worker that has served a clip. Prints seconds, clips per
+minute and platform/direct time per proposer; the target is a ratio ≤ 1.10.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+TARGET = 1.10
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--clips", type=int, default=6, help="Synthetic clips to pre-annotate.")
+    parser.add_argument("--size", type=int, default=224, help="Side of the square synthetic videos, in pixels.")
+    parser.add_argument("--seconds", type=int, default=5, help="Length of each clip (1 frame per second).")
+    parser.add_argument("--repeat", type=int, default=5, help="Runs per measurement; the best is kept.")
+    args = parser.parse_args()
+
+    work = tempfile.TemporaryDirectory(prefix="avs-bench-preannotate-")
+    root = Path(work.name)
+    os.environ["DJANGO_SETTINGS_MODULE"] = "server.config.settings.test"
+    os.environ["DATABASE_URL"] = f"sqlite:///{root}/bench.sqlite3"
+    os.environ["AVS_MEDIA_ROOT"] = str(root / "media")
+    os.environ["AVS_LOG_LEVEL"] = "WARNING"
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    sys.path.insert(0, str(ROOT))
+
+    import django
+
+    django.setup()
+    logging.getLogger().setLevel(logging.WARNING)
+
+    import torch
+    from django.conf import settings
+    from django.core.files import File
+    from django.core.files.storage import default_storage
+    from django.core.management import call_command
+
+    from ml_backend.foundation.tiny import write_fixtures
+    from ml_backend.media.synth import generate_dataset
+    from ml_backend.serving import propose_clip
+    from server.annotations.models import Proposal
+    from server.annotations.preannotation import preannotate_request, preannotate_run, proposer_spec
+    from server.jobs.models import Job
+    from server.media.models import Clip, Label, Project
+    from server.media.services import clip_create_from_file, clip_ingest
+
+    call_command("migrate", verbosity=0)
+    settings.AVS_MODEL_CONFIG = ""
+    tiny_config = write_fixtures(root / "tiny_models", seed=0)
+    dataset = generate_dataset(
+        root / "synth", clips=args.clips, seed=11, layout="s4", frames=args.seconds, size=args.size
+    )
+    videos = [dataset.videos[vid] for vid in sorted(dataset.videos)]
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    print(
+        f"Python {platform.python_version()}, torch {torch.__version__} ({torch.get_num_threads()} threads), "
+        f"{cores} cores, load average {os.getloadavg()[0]:.2f}; {args.clips} synthetic clips of "
+        f"{args.size}x{args.size}, {args.seconds} s; best of {args.repeat}; SQLite + local media in {root}"
+    )
+
+    def project_for(name: str, model_config: str) -> tuple[Project, list[Clip]]:
+        project = Project.objects.create(name=name, model_config=model_config)
+        Label.objects.create(project=project, name="dog", color="#e6194b")
+        clips = []
+        for path in videos:
+            with path.open("rb") as handle:
+                clip, job, _ = clip_create_from_file(
+                    project=project, file=File(handle, name=path.name), name=path.name, enqueue=False
+                )
+            clip_ingest(clip_id=clip.pk, job_id=job.pk)
+            clip.refresh_from_db()
+            assert clip.status == Clip.Status.READY, clip.error
+            clips.append(clip)
+        return project, clips
+
+    def direct(project: Project, clips: list[Clip]) -> float:
+        spec = proposer_spec(project=project)
+        labels = list(project.labels.values_list("name", flat=True))
+        calls = []
+        for clip in clips:
+            frame = clip.frames.first()
+            calls.append(
+                {
+                    "video_path": default_storage.path(clip.source.name),
+                    "fps": clip.fps,
+                    "sample_rate": project.audio_sample_rate,
+                    "config_path": spec.config_path,
+                    "labels": labels,
+                    "max_side": max(frame.width, frame.height),
+                }
+            )
+        start = time.perf_counter()
+        for kwargs in calls:
+            propose_clip(**kwargs)
+        return time.perf_counter() - start
+
+    def through_platform(project: Project) -> float:
+        Proposal.objects.filter(clip__project=project).delete()
+        start = time.perf_counter()
+        job = preannotate_request(project=project, enqueue=False)
+        job = preannotate_run(job_id=job.pk)
+        elapsed = time.perf_counter() - start
+        assert job.status == Job.Status.SUCCEEDED and job.result["counts"]["done"] == len(videos), job.message
+        return elapsed
+
+    proposers = {
+        "openavs (tiny models)": project_for("bench openavs", str(tiny_config)),
+        "baseline": project_for("bench baseline", ""),
+    }
+    for project, clips in proposers.values():  # warm: models in the process cache, code paths imported
+        direct(project, clips[:1])
+        through_platform(project)
+
+    best: dict[tuple[str, str], float] = {}
+    for run in range(args.repeat):
+        for name, (project, clips) in proposers.items():
+            order = ("direct", "platform") if run % 2 == 0 else ("platform", "direct")
+            for method in order:
+                seconds = direct(project, clips) if method == "direct" else through_platform(project)
+                best[name, method] = min(best.get((name, method), float("inf")), seconds)
+
+    print(
+        f"{'proposer':<24}{'clips':>6}{'direct s':>10}{'platform s':>12}{'direct clips/min':>18}"
+        f"{'platform clips/min':>20}{'platform/direct':>17}"
+    )
+    ratios = {}
+    for name in proposers:
+        d, p = best[name, "direct"], best[name, "platform"]
+        ratios[name] = p / d
+        n = len(videos)
+        print(f"{name:<24}{n:>6}{d:>10.3f}{p:>12.3f}{60 * n / d:>18.1f}{60 * n / p:>20.1f}{p / d:>17.3f}")
+    for name, ratio in ratios.items():
+        verdict = "met" if ratio <= TARGET else "MISSED"
+        print(f"{name}: platform/direct time {ratio:.3f} (target ≤ {TARGET:.2f}: {verdict})")
+    work.cleanup()
+
+
+if __name__ == "__main__":
+    main()
