@@ -45,6 +45,7 @@ class FakeServer {
       clip_counts: { total: 1, uploaded: 0, processing: 0, ready: 1, failed: 0 },
       members: [],
       labels: [{ id: 1, name: "dog", color: "#e6194b" }],
+      proposer: { kind: "baseline", name: "synchrony-baseline", reason: null },
       created_at: "",
       updated_at: "",
     };

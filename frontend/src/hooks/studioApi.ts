@@ -28,6 +28,10 @@ export type Role = Schemas["RoleEnum"];
 export type ModelVersion = Schemas["ModelVersion"];
 export type ProjectAnnotation = Schemas["ProjectAnnotation"];
 export type ReviewQueueClip = Schemas["ReviewQueueClip"];
+export type Proposer = Schemas["ProjectProposer"];
+export type ExportFormat = Schemas["FormatEnum"];
+export type ExportProtocol = Schemas["ProtocolEnum"];
+export type ExportInput = Schemas["ExportCreateInputRequest"];
 
 /** One page of a list endpoint: `{count, next, previous, results}`. */
 export interface Page<T> {
@@ -43,6 +47,8 @@ export type JobListQuery = NonNullable<operations["projects_jobs_list"]["paramet
 
 export const CLIP_STATUSES: readonly ClipStatus[] = ["uploaded", "processing", "ready", "failed"];
 export const ROLES: readonly Role[] = ["manager", "annotator", "reviewer"];
+export const EXPORT_FORMATS: readonly ExportFormat[] = ["avsbench", "coco", "json"];
+export const EXPORT_PROTOCOLS: readonly ExportProtocol[] = ["s4", "ms3", "avss"];
 
 /** Drop empty strings and undefined from a query, so the URL carries only what was chosen. */
 function compact<T extends object>(query: T): T {
@@ -112,6 +118,33 @@ export function retryIngest(clipId: number) {
   return unwrap(api.POST("/api/clips/{clip_id}/ingest/", { params: { path: { clip_id: clipId } } }));
 }
 
+/**
+ * Queue pre-annotation with the project's proposer (managers): `clipIds` (ready clips of the
+ * project), or every ready clip when omitted. Answers at once with the job.
+ */
+export function preannotateProject(projectId: number, clipIds?: number[]): Promise<Job> {
+  return unwrap(
+    api.POST("/api/projects/{project_id}/preannotate/", {
+      params: { path: { project_id: projectId } },
+      body: clipIds && clipIds.length > 0 ? { clips: clipIds } : {},
+    }),
+  );
+}
+
+// --- exports -----------------------------------------------------------------------------------
+
+/** Queue an export archive of the project's annotations (managers); a 400 says e.g. there is nothing to export. */
+export function startExport(projectId: number, body: ExportInput): Promise<Job> {
+  return unwrap(
+    api.POST("/api/projects/{project_id}/exports/", { params: { path: { project_id: projectId } }, body }),
+  );
+}
+
+/** Where a succeeded export job's archive downloads from (a plain link: the browser saves the zip). */
+export function exportDownloadUrl(jobId: number): string {
+  return `/api/exports/${jobId}/download/`;
+}
+
 // --- members -----------------------------------------------------------------------------------
 
 export function listMembers(projectId: number): Promise<Page<Member>> {
@@ -178,6 +211,16 @@ export function listModelVersions(projectId: number): Promise<Page<ModelVersion>
   return unwrap(
     api.GET("/api/projects/{project_id}/model-versions/", {
       params: { path: { project_id: projectId }, query: { page_size: 100 } },
+    }),
+  );
+}
+
+/** Score a model version's proposals against the accepted annotations of every ready clip (managers). */
+export function startEvaluation(projectId: number, modelVersionId: number): Promise<Job> {
+  return unwrap(
+    api.POST("/api/projects/{project_id}/evaluate/", {
+      params: { path: { project_id: projectId } },
+      body: { model_version: modelVersionId, split: "all", name: "" },
     }),
   );
 }

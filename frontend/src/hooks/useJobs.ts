@@ -16,6 +16,11 @@ export interface JobsState {
   polling: boolean;
   /** Read now and poll again (e.g. right after an upload queued an ingest job). */
   refresh: () => void;
+  /**
+   * Show a job the user just started (the POST's answer) at once, count it as active so its end
+   * reaches `onSettled` even if it finishes before the next read, and poll.
+   */
+  track: (job: Job) => void;
 }
 
 interface Options {
@@ -77,5 +82,11 @@ export function useJobs(projectId: number, { intervalMs = JOB_POLL_MS, onSettled
   }, [projectId, intervalMs, pageSize, kick]);
 
   const refresh = useCallback(() => setKick((k) => k + 1), []);
-  return { jobs, error, polling, refresh };
+  const track = useCallback((job: Job) => {
+    activeIds.current = new Set(activeIds.current).add(job.id);
+    setJobs((list) => [job, ...list.filter((other) => other.id !== job.id)]);
+    setPolling(true);
+    setKick((k) => k + 1);
+  }, []);
+  return { jobs, error, polling, refresh, track };
 }

@@ -9,6 +9,7 @@ import { getProject, listProjectAnnotations } from "../hooks/studioApi";
 import { useAsync } from "../hooks/useAsync";
 import { isJobActive, useJobs } from "../hooks/useJobs";
 import { ClipsPanel } from "./project/ClipsPanel";
+import { ExportDialog } from "./project/ExportDialog";
 import { JobsTable } from "./project/JobsTable";
 import { LabelsPanel } from "./project/LabelsPanel";
 import { MembersPanel } from "./project/MembersPanel";
@@ -23,13 +24,16 @@ export function ProjectPage() {
   const projectId = Number(useParams().projectId);
   const [params, setParams] = useSearchParams();
   const project = useAsync(() => getProject(projectId), [projectId]);
-  // Bumped when a job finishes, so the clips table and the counts show its result.
-  const [clipsVersion, setClipsVersion] = useState(0);
+  // Bumped when a job finishes, so the clips table, the review queue, the model versions and the
+  // counts show its result (an ingest, a pre-annotation, an evaluation).
+  const [dataVersion, setDataVersion] = useState(0);
+  const [exporting, setExporting] = useState(false);
   const reloadProject = project.reload;
   const onJobsSettled = useCallback(() => {
-    setClipsVersion((v) => v + 1);
+    setDataVersion((v) => v + 1);
     reloadProject();
   }, [reloadProject]);
+  const closeExport = useCallback(() => setExporting(false), []);
   const jobs = useJobs(projectId, { onSettled: onJobsSettled });
   // Review progress: how many annotations wait for a verdict and how many were accepted.
   const reviewCounts = useAsync(async () => {
@@ -87,6 +91,11 @@ export function ProjectPage() {
           {detail.description ? <p className="muted">{detail.description}</p> : null}
         </div>
         <div className="page-actions">
+          {can.manage ? (
+            <button type="button" className="btn" data-testid="action-export" onClick={() => setExporting(true)}>
+              ⇩ Export
+            </button>
+          ) : null}
           {can.review ? (
             <Link to={`/projects/${projectId}/review`} className="btn" data-testid="open-review">
               Review submitted
@@ -151,11 +160,12 @@ export function ProjectPage() {
           <ClipsPanel
             projectId={projectId}
             can={can}
-            version={clipsVersion}
+            version={dataVersion}
             jobs={jobs}
+            proposer={detail.proposer}
             onUploaded={() => {
               jobs.refresh();
-              setClipsVersion((v) => v + 1);
+              setDataVersion((v) => v + 1);
               project.reload();
             }}
           />
@@ -173,14 +183,15 @@ export function ProjectPage() {
             <JobsTable jobs={jobs.jobs} />
           </section>
         ) : null}
-        {tab === "queue" ? <ReviewQueuePanel projectId={projectId} /> : null}
-        {tab === "models" ? <ModelsPanel projectId={projectId} /> : null}
+        {tab === "queue" ? <ReviewQueuePanel projectId={projectId} version={dataVersion} /> : null}
+        {tab === "models" ? <ModelsPanel projectId={projectId} can={can} jobs={jobs} version={dataVersion} /> : null}
         {tab === "labels" ? <LabelsPanel projectId={projectId} can={can} onChanged={project.reload} /> : null}
         {tab === "members" ? <MembersPanel projectId={projectId} can={can} onChanged={project.reload} /> : null}
         {tab === "settings" && can.manage ? (
           <SettingsPanel project={detail} onSaved={(saved) => project.setData(saved)} />
         ) : null}
       </div>
+      {exporting && can.manage ? <ExportDialog projectId={projectId} jobs={jobs} onClose={closeExport} /> : null}
     </div>
   );
 }

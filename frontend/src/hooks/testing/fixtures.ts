@@ -55,6 +55,7 @@ export function makeProjectDetail(overrides: Partial<ProjectDetail> = {}): Proje
     ...makeProject(),
     members: [makeMember()],
     labels: [makeLabel()],
+    proposer: { kind: "baseline", name: "synchrony-baseline", reason: "No model configuration (AVS_MODEL_CONFIG is unset)." },
     ...overrides,
   };
 }
@@ -110,6 +111,7 @@ export function makeModelVersion(overrides: Partial<ModelVersion> = {}): ModelVe
     checkpoint_path: "",
     metrics: { miou: 0.5, f_score: 0.6 },
     note: "",
+    edit_stats: { annotations: 0, mean_iou: null },
     created_at: T,
     updated_at: T,
     ...overrides,

@@ -12,12 +12,15 @@ import {
   type ClipListQuery,
   type ClipStatus,
   listClips,
+  preannotateProject,
+  type Proposer,
   retryIngest,
 } from "../../hooks/studioApi";
 import { useAsync } from "../../hooks/useAsync";
 import { useDebounced } from "../../hooks/useDebounced";
 import { isJobActive, type JobsState } from "../../hooks/useJobs";
 import { JobsTable } from "./JobsTable";
+import { ProposerStatus } from "./ProposerStatus";
 import { UploadPanel } from "./UploadPanel";
 
 export const CLIPS_PAGE_SIZE = 50;
@@ -31,6 +34,8 @@ interface Props {
   version: number;
   jobs: JobsState;
   onUploaded: () => void;
+  /** The project's proposer (project detail), shown next to the pre-annotate action. */
+  proposer?: Proposer;
 }
 
 function isClipStatus(value: string | null): value is ClipStatus {
@@ -69,8 +74,11 @@ function SortHeader({
   );
 }
 
-/** The clips table: server-side status filter, name search, sort and pages; upload for managers. */
-export function ClipsPanel({ projectId, can, version, jobs, onUploaded }: Props) {
+/**
+ * The clips table: server-side status filter, name search, sort and pages. Managers also upload,
+ * select ready clips and pre-annotate them (or every ready clip) with the project's proposer.
+ */
+export function ClipsPanel({ projectId, can, version, jobs, onUploaded, proposer }: Props) {
   const [params, setParams] = useSearchParams();
   const navigate = useNavigate();
   const statusParam = params.get("status");
@@ -81,6 +89,9 @@ export function ClipsPanel({ projectId, can, version, jobs, onUploaded }: Props)
   const query = useDebounced(search.trim());
   const [showUpload, setShowUpload] = useState(false);
   const [actionError, setActionError] = useState<ApiError | null>(null);
+  // Ready clips picked for pre-annotation (kept across pages and filters until used or cleared).
+  const [selected, setSelected] = useState<ReadonlySet<number>>(new Set());
+  const [preannotating, setPreannotating] = useState(false);
 
   const clips = useAsync(
     () => listClips(projectId, { status, search: query, page: page > 1 ? page : undefined, page_size: CLIPS_PAGE_SIZE, ordering }),
@@ -108,9 +119,42 @@ export function ClipsPanel({ projectId, can, version, jobs, onUploaded }: Props)
     }
   };
 
+  const onPreannotate = async () => {
+    setActionError(null);
+    setPreannotating(true);
+    try {
+      const job = await preannotateProject(projectId, selected.size > 0 ? [...selected] : undefined);
+      jobs.track(job);
+      setSelected(new Set());
+    } catch (failure) {
+      setActionError(toApiError(failure));
+    } finally {
+      setPreannotating(false);
+    }
+  };
+
   const activeJobs = jobs.jobs.filter(isJobActive);
   const rows = clips.data?.results ?? [];
   const filtered = Boolean(status || query);
+  const selectable = can.manage;
+  const readyOnPage = rows.filter((clip) => clip.status === "ready").map((clip) => clip.id);
+  const allPageSelected = readyOnPage.length > 0 && readyOnPage.every((id) => selected.has(id));
+  const toggleClip = (clipId: number) =>
+    setSelected((set) => {
+      const next = new Set(set);
+      if (next.has(clipId)) next.delete(clipId);
+      else next.add(clipId);
+      return next;
+    });
+  const togglePage = () =>
+    setSelected((set) => {
+      const next = new Set(set);
+      for (const id of readyOnPage) {
+        if (allPageSelected) next.delete(id);
+        else next.add(id);
+      }
+      return next;
+    });
 
   return (
     <div className="stack">
@@ -154,6 +198,31 @@ export function ClipsPanel({ projectId, can, version, jobs, onUploaded }: Props)
         ) : null}
       </div>
 
+      {can.manage ? (
+        <div className="action-bar" aria-label="Pre-annotation">
+          <button
+            type="button"
+            className="btn"
+            data-testid="action-preannotate"
+            disabled={preannotating}
+            onClick={onPreannotate}
+            title="Queue one proposal per clip from the project's proposer; clips that already have one are skipped."
+          >
+            {preannotating
+              ? "Queueing…"
+              : selected.size > 0
+                ? `✦ Pre-annotate ${selected.size} selected clip${selected.size === 1 ? "" : "s"}`
+                : "✦ Pre-annotate all ready clips"}
+          </button>
+          {selected.size > 0 ? (
+            <button type="button" className="btn btn-small btn-ghost" onClick={() => setSelected(new Set())}>
+              Clear selection
+            </button>
+          ) : null}
+          <ProposerStatus proposer={proposer} />
+        </div>
+      ) : null}
+
       {can.upload && showUpload ? <UploadPanel projectId={projectId} jobs={jobs.jobs} onUploaded={onUploaded} /> : null}
 
       {activeJobs.length > 0 ? (
@@ -180,6 +249,18 @@ export function ClipsPanel({ projectId, can, version, jobs, onUploaded }: Props)
           <table className="table table-hover" aria-label="Clips">
             <thead>
               <tr>
+                {selectable ? (
+                  <th className="col-select">
+                    <input
+                      type="checkbox"
+                      aria-label="Select the ready clips of this page"
+                      data-testid="clip-select-page"
+                      checked={allPageSelected}
+                      disabled={readyOnPage.length === 0}
+                      onChange={togglePage}
+                    />
+                  </th>
+                ) : null}
                 <SortHeader field="name" label="Clip" ordering={ordering} onSort={(o) => setParam("sort", o, false)} />
                 <SortHeader field="status" label="Status" ordering={ordering} onSort={(o) => setParam("sort", o, false)} />
                 <SortHeader
@@ -208,10 +289,23 @@ export function ClipsPanel({ projectId, can, version, jobs, onUploaded }: Props)
                   data-testid={`clip-row-${clip.id}`}
                   className="row-link"
                   onClick={(event) => {
-                    if ((event.target as HTMLElement).closest("a,button")) return;
+                    if ((event.target as HTMLElement).closest("a,button,input,.col-select")) return;
                     navigate(`/clips/${clip.id}`);
                   }}
                 >
+                  {selectable ? (
+                    <td className="col-select">
+                      <input
+                        type="checkbox"
+                        aria-label={`Select ${clip.name}`}
+                        data-testid={`clip-select-${clip.id}`}
+                        checked={selected.has(clip.id)}
+                        disabled={clip.status !== "ready"}
+                        title={clip.status === "ready" ? undefined : "Only ready clips can be pre-annotated."}
+                        onChange={() => toggleClip(clip.id)}
+                      />
+                    </td>
+                  ) : null}
                   <td>
                     <Link to={`/clips/${clip.id}`} className="row-title" data-testid={`clip-link-${clip.id}`}>
                       {clip.name}

@@ -3,7 +3,7 @@ import { formatAgo } from "../../components/format";
 import { EmptyState } from "../../components/Loading";
 import { ProgressBar } from "../../components/ProgressBar";
 import { StatusBadge } from "../../components/StatusBadge";
-import type { Job } from "../../hooks/studioApi";
+import { exportDownloadUrl, type Job } from "../../hooks/studioApi";
 import { isJobActive } from "../../hooks/useJobs";
 
 const KIND_LABEL: Record<string, string> = {
@@ -18,6 +18,7 @@ const KIND_LABEL: Record<string, string> = {
 function JobTarget({ target }: { target: Job["target"] }) {
   if (!target) return <span className="muted">project</span>;
   if (target.type === "media.clip") return <Link to={`/clips/${target.id}`}>clip #{target.id}</Link>;
+  if (target.type === "learning.modelversion") return <span>model version #{target.id}</span>;
   return (
     <span>
       {target.type.split(".").pop()} #{target.id}
@@ -51,7 +52,17 @@ export function JobProgress({ job }: { job: Job }) {
   );
 }
 
-/** A project's jobs, newest first, with live progress. */
+/** The archive of a succeeded export job, as a plain link (the server answers with the zip as an attachment). */
+export function ExportDownloadLink({ job }: { job: Job }) {
+  if (job.kind !== "export" || job.status !== "succeeded") return null;
+  return (
+    <a className="btn btn-small job-download" href={exportDownloadUrl(job.id)} download data-testid={`export-download-${job.id}`}>
+      ⇩ Download
+    </a>
+  );
+}
+
+/** A project's jobs, newest first, with live progress (and the download of finished exports). */
 export function JobsTable({ jobs, compact = false }: { jobs: Job[]; compact?: boolean }) {
   if (jobs.length === 0) return <EmptyState title="No jobs yet." />;
   return (
@@ -81,6 +92,7 @@ export function JobsTable({ jobs, compact = false }: { jobs: Job[]; compact?: bo
               </td>
               <td className="col-job-progress">
                 <JobProgress job={job} />
+                <ExportDownloadLink job={job} />
               </td>
               {compact ? null : <td>{job.created_by?.username ?? "—"}</td>}
               <td className="nowrap" title={job.updated_at}>

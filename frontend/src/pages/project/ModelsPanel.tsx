@@ -3,8 +3,11 @@ import { ErrorBanner } from "../../components/ErrorBanner";
 import { formatDateTime, formatMetric } from "../../components/format";
 import { EmptyState, Loading } from "../../components/Loading";
 import { StatusBadge } from "../../components/StatusBadge";
-import { listModelVersions, type ModelVersion } from "../../hooks/studioApi";
+import { type ApiError, toApiError } from "../../hooks/apiErrors";
+import type { Abilities } from "../../hooks/roles";
+import { type Job, listModelVersions, type ModelVersion, startEvaluation } from "../../hooks/studioApi";
 import { useAsync } from "../../hooks/useAsync";
+import { isJobActive, type JobsState } from "../../hooks/useJobs";
 
 /** Flatten nested metrics to dotted keys: `{val: {miou: 0.5}}` → `{"val.miou": 0.5}`. */
 export function flattenMetrics(metrics: unknown, prefix = ""): Record<string, unknown> {
@@ -33,9 +36,33 @@ function bestOf(row: string, versions: ModelVersion[], flat: Map<number, Record<
   return new Set(values.filter(([, value]) => value === best).map(([id]) => id));
 }
 
-/** Model versions with their metrics side by side (columns are versions, rows are metrics). */
-export function ModelsPanel({ projectId }: { projectId: number }) {
-  const versions = useAsync(() => listModelVersions(projectId), [projectId]);
+/** The queued or running evaluation of a model version, if any. */
+function activeEvaluation(jobs: Job[], versionId: number): Job | undefined {
+  return jobs.find(
+    (job) =>
+      job.kind === "evaluate" &&
+      isJobActive(job) &&
+      job.target?.type === "learning.modelversion" &&
+      job.target.id === versionId,
+  );
+}
+
+interface Props {
+  projectId: number;
+  can: Abilities;
+  jobs: JobsState;
+  /** Changes when a job has finished (e.g. an evaluation): the versions and their metrics are re-read. */
+  version: number;
+}
+
+/**
+ * Model versions with their metrics side by side (columns are versions, rows are metrics).
+ * Managers evaluate a version against the accepted annotations; its metrics appear when the job ends.
+ */
+export function ModelsPanel({ projectId, can, jobs, version }: Props) {
+  const versions = useAsync(() => listModelVersions(projectId), [projectId, version]);
+  const [evaluateError, setEvaluateError] = useState<ApiError | null>(null);
+  const [starting, setStarting] = useState<number | null>(null);
   const [hidden, setHidden] = useState<Set<number>>(new Set());
   const all = versions.data?.results ?? [];
   const shown = all.filter((v) => !hidden.has(v.id));
@@ -45,6 +72,18 @@ export function ModelsPanel({ projectId }: { projectId: number }) {
     for (const v of shown) for (const key of Object.keys(flat.get(v.id) ?? {})) keys.add(key);
     return [...keys].sort();
   }, [shown, flat]);
+
+  const onEvaluate = async (versionId: number) => {
+    setEvaluateError(null);
+    setStarting(versionId);
+    try {
+      jobs.track(await startEvaluation(projectId, versionId));
+    } catch (failure) {
+      setEvaluateError(toApiError(failure));
+    } finally {
+      setStarting(null);
+    }
+  };
 
   const toggle = (id: number) =>
     setHidden((set) => {
@@ -58,8 +97,12 @@ export function ModelsPanel({ projectId }: { projectId: number }) {
     <section className="panel" aria-label="Model versions">
       <div className="panel-header">
         <h2 className="panel-title">Model versions</h2>
-        <span className="muted">Newest first. Best value per metric in bold.</span>
+        <span className="muted">
+          Newest first. Best value per metric in bold.
+          {can.manage ? " Evaluate scores a version's proposals against the accepted annotations of every ready clip." : ""}
+        </span>
       </div>
+      <ErrorBanner error={evaluateError} onDismiss={() => setEvaluateError(null)} context="Could not start the evaluation" />
       <ErrorBanner error={versions.error} onRetry={versions.reload} context="Could not load model versions" />
       {versions.loading && !versions.data ? (
         <Loading />
@@ -89,6 +132,14 @@ export function ModelsPanel({ projectId }: { projectId: number }) {
                       <div className="th-sub mono" title={v.config_hash}>
                         {v.config_hash.slice(0, 10)}
                       </div>
+                      {can.manage ? (
+                        <EvaluateAction
+                          versionId={v.id}
+                          running={activeEvaluation(jobs.jobs, v.id)}
+                          starting={starting === v.id}
+                          onEvaluate={() => onEvaluate(v.id)}
+                        />
+                      ) : null}
                     </th>
                   ))}
                 </tr>
@@ -131,5 +182,31 @@ export function ModelsPanel({ projectId }: { projectId: number }) {
         </>
       ) : null}
     </section>
+  );
+}
+
+function EvaluateAction({
+  versionId,
+  running,
+  starting,
+  onEvaluate,
+}: {
+  versionId: number;
+  running: Job | undefined;
+  starting: boolean;
+  onEvaluate: () => void;
+}) {
+  return (
+    <div className="th-sub">
+      <button
+        type="button"
+        className="btn btn-small"
+        data-testid={`action-evaluate-${versionId}`}
+        disabled={starting || running !== undefined}
+        onClick={onEvaluate}
+      >
+        {starting ? "Starting…" : running ? `Evaluating… ${running.progress ?? 0}%` : "Evaluate"}
+      </button>
+    </div>
   );
 }

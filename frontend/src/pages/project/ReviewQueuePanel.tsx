@@ -12,9 +12,10 @@ const PAGE_SIZE = 50;
 
 /**
  * Ready clips in the order to annotate them (server order): highest acquisition score first, then
- * clips with proposals and the fewest accepted frames.
+ * clips with proposals and the fewest accepted frames. Re-read when `version` changes (a finished job,
+ * e.g. a pre-annotation that added proposals).
  */
-export function ReviewQueuePanel({ projectId }: { projectId: number }) {
+export function ReviewQueuePanel({ projectId, version = 0 }: { projectId: number; version?: number }) {
   const [page, setPage] = useState(1);
   const [includeDone, setIncludeDone] = useState(false);
   const queue = useAsync(
@@ -24,7 +25,7 @@ export function ReviewQueuePanel({ projectId }: { projectId: number }) {
         page_size: PAGE_SIZE,
         include_done: includeDone || undefined,
       }),
-    [projectId, page, includeDone],
+    [projectId, page, includeDone, version],
   );
   const rows = queue.data?.results ?? [];
   const maxScore = Math.max(0, ...rows.map((row) => row.acquisition_score ?? 0));
