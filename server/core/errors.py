@@ -45,6 +45,16 @@ class PayloadTooLargeError(ApplicationError):
     status = 413
 
 
+class TooManyRequestsError(ApplicationError):
+    """Too many attempts: the API answers 429 with `Retry-After: <retry_after>` (seconds, also in `extra`)."""
+
+    status = 429
+
+    def __init__(self, message: str, extra: dict[str, Any] | None = None, *, retry_after: int):
+        super().__init__(message, {**(extra or {}), "retry_after": retry_after})
+        self.retry_after = retry_after
+
+
 class ServiceUnavailableError(ApplicationError):
     """Something the request needs (a model, a broker) is not available right now; the message says which
     setting to fix."""
