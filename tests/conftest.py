@@ -16,6 +16,16 @@ def media_root(tmp_path, settings):
     return tmp_path / "media"
 
 
+@pytest.fixture(autouse=True)
+def cache_clear():
+    """Every test starts with an empty cache: sign-in lockout counts and throttles do not carry over."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
 @pytest.fixture
 def project(db):
     return ProjectFactory()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import QuerySet
@@ -23,6 +24,30 @@ def membership_role(*, user: AbstractBaseUser | AnonymousUser, project_id: int) 
     if user.is_superuser:
         return ADMIN
     return Membership.objects.filter(project_id=project_id, user_id=user.pk).values_list("role", flat=True).first()
+
+
+def project_create_allowed(*, user: AbstractBaseUser | AnonymousUser) -> bool:
+    """Whether the user may create projects (AVS_PROJECT_CREATORS).
+
+    "staff" (the default): active staff users, superusers, and users granted the `media.add_project`
+    permission ("Can add project"), directly or through a group, in the admin. "anyone": every signed-in user.
+    """
+    if not (user.is_authenticated and user.is_active):
+        return False
+    if settings.AVS_PROJECT_CREATORS == "anyone":
+        return True
+    return bool(user.is_staff or user.is_superuser or user.has_perm("media.add_project"))
+
+
+def user_personal_data_visible(*, viewer: AbstractBaseUser | AnonymousUser | None, user: AbstractBaseUser) -> bool:
+    """Whether `viewer` may see `user`'s email and full name: only the user themself and staff.
+
+    Project managers add members by username or id and see members' usernames and roles only, so that
+    neither adding an account nor listing members reveals anything the account holder did not choose to show.
+    """
+    if viewer is None or not viewer.is_authenticated:
+        return False
+    return bool(viewer.pk == user.pk or viewer.is_staff or viewer.is_superuser)
 
 
 def project_list_for_user(*, user: AbstractBaseUser) -> QuerySet[Project]:
@@ -67,7 +92,11 @@ def user_membership_list(*, user: AbstractBaseUser) -> QuerySet[Membership]:
 
 
 def user_find(*, username: str | None = None, user_id: int | None = None) -> AbstractBaseUser:
-    """The active user named `username` or with id `user_id`; a readable 400 when there is none."""
+    """The active user named `username` or with id `user_id`; a readable 400 when there is none.
+
+    Only project managers reach this (adding a member), and what it tells them is whether the name exists,
+    which a manager needs to correct a typo; nothing personal comes back (`user_personal_data_visible`).
+    """
     User = get_user_model()
     if username:
         user = User.objects.filter(username=username, is_active=True).first()

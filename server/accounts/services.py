@@ -1,5 +1,8 @@
 """Writes for API tokens, projects, memberships and label vocabularies.
 
+Who may create a project is decided by the API (`server.accounts.selectors.project_create_allowed`);
+`project_create` itself serves administrators' tools (seed_demo, benchmarks) too.
+
 A project always keeps at least one manager: the last manager can be neither demoted nor removed.
 Label names are unique per project case-insensitively ("Dog" and "dog" are one label).
 """
@@ -16,6 +19,8 @@ from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from rest_framework.authtoken.models import Token
 
+from server.accounts.authentication import token_expired
+from server.accounts.login_guard import login_lockout_check, login_success_record
 from server.accounts.models import Membership, Role
 from server.annotations.services import LABEL_PALETTE
 from server.core.errors import ApplicationError
@@ -35,24 +40,44 @@ class LabelSpec(TypedDict, total=False):
 
 
 def _user_authenticate(*, username: str, password: str, request: HttpRequest | None) -> AbstractBaseUser:
+    """The active user with these credentials; TooManyRequestsError (429) while the username or the client
+    is locked out after failed attempts (checked first: see `server.accounts.login_guard`), else
+    ApplicationError (400) for wrong credentials. Failures are counted by the `user_login_failed` signal."""
+    login_lockout_check(request=request, username=username)
     user = authenticate(request, username=username, password=password)
     if user is None:
         raise ApplicationError("Unable to log in with this username and password.")
     return user
 
 
+@transaction.atomic
 def auth_token_obtain(*, username: str, password: str, request: HttpRequest | None = None) -> Token:
-    """The user's API token (created on first use) for valid credentials of an active user."""
+    """The user's API token for valid credentials of an active user: the one they have, or a new key when
+    they have none yet or theirs has expired (AVS_TOKEN_TTL_SECONDS)."""
     user = _user_authenticate(username=username, password=password, request=request)
-    token, _ = Token.objects.get_or_create(user=user)
+    login_success_record(username=user.get_username())
+    token = Token.objects.select_for_update().filter(user=user).first()
+    if token is not None and token_expired(token=token):
+        token.delete()
+        token = None
+    if token is None:
+        token, _ = Token.objects.get_or_create(user=user)
     return token
+
+
+def auth_token_revoke(*, user: AbstractBaseUser) -> bool:
+    """Delete the user's API token (each user has one): every client using it gets 401 from now on, and
+    the next POST /api/auth/token/ issues a new key. Sessions are not touched. False if there was none."""
+    deleted, _ = Token.objects.filter(user_id=user.pk).delete()
+    return deleted > 0
 
 
 def auth_session_login(*, request: HttpRequest, username: str, password: str) -> AbstractBaseUser:
     """Sign an active user in with a session cookie (the web app's auth); returns the user.
 
     Django rotates the session key and the CSRF token on login. Raises ApplicationError (400) for wrong
-    credentials or an inactive user, with the same message as the token endpoint.
+    credentials or an inactive user, with the same message as the token endpoint, and TooManyRequestsError
+    (429) during a lockout after failed attempts.
     """
     user = _user_authenticate(username=username, password=password, request=request)
     login(request, user)
@@ -127,6 +152,10 @@ def project_update(*, project: Project, data: dict[str, Any]) -> Project:
                 "model_config must be an absolute path (the workers and the web server resolve it alike).",
                 {"field": "model_config"},
             )
+        if path:
+            from server.learning.model_policy import model_config_path_check
+
+            model_config_path_check(path=path)  # inside AVS_MODEL_ROOT, symlinks followed
         data = {**data, "model_config": path}
     for field, value in data.items():
         setattr(project, field, value)

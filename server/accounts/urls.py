@@ -5,6 +5,7 @@ from server.core.routing import method_route
 
 urlpatterns = [
     path("auth/token/", views.AuthTokenCreateApi.as_view(), name="auth-token"),
+    path("auth/token/revoke/", views.AuthTokenRevokeApi.as_view(), name="auth-token-revoke"),
     path("auth/login/", views.AuthLoginApi.as_view(), name="auth-login"),
     path("auth/logout/", views.AuthLogoutApi.as_view(), name="auth-logout"),
     path("auth/me/", views.AuthMeApi.as_view(), name="auth-me"),

@@ -2,7 +2,11 @@
 
 Who may do what (see `server.accounts.selectors.project_access`): any member reads; managers
 (and superusers) change settings and members; managers and annotators add labels. Outsiders get
-404, members lacking the role 403, anonymous requests 401.
+404, members lacking the role 403, anonymous requests 401. Creating projects is for staff and users
+with the `media.add_project` permission unless AVS_PROJECT_CREATORS=anyone (`project_create_allowed`).
+
+Members are shown by username and role; a member's email and full name only to that member and to staff
+(`user_personal_data_visible`), so adding someone by username or id reveals nothing personal about them.
 """
 
 from __future__ import annotations
@@ -18,21 +22,26 @@ from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
+from server.accounts.authentication import token_expires_at
 from server.accounts.models import Membership, Role
 from server.accounts.selectors import (
     ADMIN,
     membership_get,
     membership_list,
     project_access,
+    project_create_allowed,
     user_find,
     user_membership_list,
+    user_personal_data_visible,
 )
 from server.accounts.services import (
     auth_session_login,
     auth_session_logout,
     auth_token_obtain,
+    auth_token_revoke,
     label_create,
     label_delete,
     label_update,
@@ -74,18 +83,32 @@ class LabelOutputSerializer(serializers.ModelSerializer):
         ref_name = "Label"
 
 
+PERSONAL_HELP = "Only for yourself and for staff; null for everyone else."
+
+
 class MemberOutputSerializer(serializers.ModelSerializer):
+    """A member: username and role for everyone; email and full name only where
+    `user_personal_data_visible` allows (the member themself, staff), else null. Needs the request in the
+    serializer's context; without one, nothing personal is shown."""
+
     user_id = serializers.IntegerField(source="user.id")
     username = serializers.CharField(source="user.username")
-    email = serializers.EmailField(source="user.email")
-    first_name = serializers.CharField(source="user.first_name")
-    last_name = serializers.CharField(source="user.last_name")
+    email = serializers.EmailField(source="user.email", allow_null=True, help_text=PERSONAL_HELP)
+    first_name = serializers.CharField(source="user.first_name", allow_null=True, help_text=PERSONAL_HELP)
+    last_name = serializers.CharField(source="user.last_name", allow_null=True, help_text=PERSONAL_HELP)
     joined_at = serializers.DateTimeField(source="created_at")
 
     class Meta:
         model = Membership
         fields = ["user_id", "username", "email", "first_name", "last_name", "role", "joined_at"]
         ref_name = "Member"
+
+    def to_representation(self, membership: Membership) -> dict[str, Any]:
+        data = super().to_representation(membership)
+        request = self.context.get("request")
+        if not user_personal_data_visible(viewer=getattr(request, "user", None), user=membership.user):
+            data.update(email=None, first_name=None, last_name=None)
+        return data
 
 
 class ClipCountsSerializer(serializers.Serializer):
@@ -125,7 +148,9 @@ class ProjectOutputSerializer(serializers.ModelSerializer):
 
 
 class ProposerSerializer(serializers.Serializer):
-    kind = serializers.ChoiceField(choices=["openavs", "baseline"])
+    kind = serializers.ChoiceField(
+        choices=["openavs", "baseline", "student"], help_text="student: a trained student promoted to proposer."
+    )
     name = serializers.CharField(help_text='e.g. "openavs(audio_tagging=clap, ...)" or "synchrony-baseline".')
     reason = serializers.CharField(
         allow_null=True, help_text="Why the weight-free baseline runs instead of OpenAVS; null for OpenAVS."
@@ -169,9 +194,23 @@ class LabelInputSerializer(serializers.Serializer):
 # --- auth --------------------------------------------------------------------------------------
 
 
+SIGN_IN_RESPONSES = {
+    400: OpenApiResponse(description="Wrong username or password."),
+    429: OpenApiResponse(
+        description="Too many attempts: after repeated failures for this username or from this address "
+        "(AVS_LOGIN_FAILURE_LIMIT, AVS_LOGIN_IP_FAILURE_LIMIT) or above AVS_AUTH_RATE; see Retry-After."
+    ),
+}
+
+
 class AuthTokenCreateApi(APIView):
+    """Failed attempts lock the username and the client address out for a while (429 with Retry-After,
+    see `server.accounts.login_guard`); every attempt counts towards AVS_AUTH_RATE per address."""
+
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "auth"
 
     class InputSerializer(serializers.Serializer):
         username = serializers.CharField()
@@ -182,21 +221,41 @@ class AuthTokenCreateApi(APIView):
 
     class OutputSerializer(serializers.Serializer):
         token = serializers.CharField(source="key", help_text="Send as `Authorization: Token <token>`.")
+        expires_at = serializers.SerializerMethodField(
+            help_text="When the token stops working (AVS_TOKEN_TTL_SECONDS after it was issued); null: never."
+        )
 
         class Meta:
             ref_name = "AuthToken"
 
+        @extend_schema_field(serializers.DateTimeField(allow_null=True))
+        def get_expires_at(self, token: Any) -> str | None:
+            expires_at = token_expires_at(token=token)
+            return serializers.DateTimeField().to_representation(expires_at) if expires_at else None
+
     @extend_schema(
         request=InputSerializer,
-        responses=OutputSerializer,
+        responses={200: OutputSerializer, **SIGN_IN_RESPONSES},
         auth=[],
-        summary="Exchange a username and password for an API token.",
+        summary="Exchange a username and password for your API token (the same one until revoked or expired).",
     )
     def post(self, request: Request) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         token = auth_token_obtain(**serializer.validated_data, request=request._request)
         return Response(self.OutputSerializer(token).data)
+
+
+class AuthTokenRevokeApi(APIView):
+    @extend_schema(
+        request=None,
+        responses={204: None},
+        summary="Revoke your API token: every client using it is signed out; the next POST /api/auth/token/ "
+        "issues a new one. Your web session stays (sign out with POST /api/auth/logout/).",
+    )
+    def post(self, request: Request) -> Response:
+        auth_token_revoke(user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class MeOutputSerializer(serializers.Serializer):
@@ -236,10 +295,13 @@ def _me(user: Any) -> dict[str, Any]:
 
 class AuthLoginApi(APIView):
     """Session sign-in for the web app. CSRF is checked like any session write: send the `csrftoken`
-    cookie's value (set by the web app's page and by GET /api/auth/me/) as `X-CSRFToken`."""
+    cookie's value (set by the web app's page and by GET /api/auth/me/) as `X-CSRFToken`. Throttled and
+    locked out after failed attempts like POST /api/auth/token/."""
 
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "auth"
 
     class InputSerializer(serializers.Serializer):
         username = serializers.CharField()
@@ -250,7 +312,11 @@ class AuthLoginApi(APIView):
 
     @extend_schema(
         request=InputSerializer,
-        responses={200: MeOutputSerializer, 400: OpenApiResponse(description="Wrong username or password.")},
+        responses={
+            200: MeOutputSerializer,
+            **SIGN_IN_RESPONSES,
+            403: OpenApiResponse(description="The CSRF check failed (no `csrftoken` cookie, or no matching header)."),
+        },
         auth=[],
         summary="Sign in with a username and password; the session cookie authenticates later requests.",
     )
@@ -328,13 +394,20 @@ class ProjectCreateApi(APIView):
     @extend_schema(
         request=InputSerializer,
         responses={201: ProjectDetailOutputSerializer},
-        summary="Create a project (any signed-in user); you become its manager.",
+        summary="Create a project; you become its manager. Who may (AVS_PROJECT_CREATORS): by default staff and "
+        "users with the 'Can add project' permission (media.add_project); others get 403.",
     )
     def post(self, request: Request) -> Response:
+        if not project_create_allowed(user=request.user):
+            raise PermissionDeniedError(
+                "You may not create projects: creating projects is for staff and for users with the "
+                "'Can add project' permission (media.add_project). Ask an administrator."
+            )
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         project = project_create(user=request.user, **serializer.validated_data)
-        data = ProjectDetailOutputSerializer(project_get(user=request.user, project_id=project.pk)).data
+        project = project_get(user=request.user, project_id=project.pk)
+        data = ProjectDetailOutputSerializer(project, context={"request": request}).data
         return Response(data, status=status.HTTP_201_CREATED)
 
 
@@ -342,7 +415,8 @@ class ProjectDetailApi(APIView):
     @extend_schema(responses=ProjectDetailOutputSerializer, summary="A project with its members and labels (members).")
     def get(self, request: Request, project_id: int) -> Response:
         project_access(user=request.user, project_id=project_id)
-        return Response(ProjectDetailOutputSerializer(project_get(user=request.user, project_id=project_id)).data)
+        project = project_get(user=request.user, project_id=project_id)
+        return Response(ProjectDetailOutputSerializer(project, context={"request": request}).data)
 
 
 class ProjectUpdateApi(APIView):
@@ -380,7 +454,8 @@ class ProjectUpdateApi(APIView):
                 {"field": "model_config", "role": role},
             )
         project_update(project=Project.objects.get(pk=project_id), data=serializer.validated_data)
-        return Response(ProjectDetailOutputSerializer(project_get(user=request.user, project_id=project_id)).data)
+        project = project_get(user=request.user, project_id=project_id)
+        return Response(ProjectDetailOutputSerializer(project, context={"request": request}).data)
 
 
 class ProjectDeleteApi(APIView):
@@ -428,7 +503,8 @@ class MemberAddApi(APIView):
     @extend_schema(
         request=InputSerializer,
         responses={201: MemberOutputSerializer},
-        summary="Add a user to the project with a role (managers).",
+        summary="Add a user to the project with a role (managers). The answer shows their username and role, "
+        "not their email or name.",
     )
     def post(self, request: Request, project_id: int) -> Response:
         project_access(user=request.user, project_id=project_id, roles=[Role.MANAGER])
@@ -437,7 +513,8 @@ class MemberAddApi(APIView):
         data = serializer.validated_data
         user = user_find(username=data.get("username"), user_id=data.get("user_id"))
         membership = membership_add(project=Project.objects.get(pk=project_id), user=user, role=data["role"])
-        return Response(MemberOutputSerializer(membership).data, status=status.HTTP_201_CREATED)
+        data = MemberOutputSerializer(membership, context={"request": request}).data
+        return Response(data, status=status.HTTP_201_CREATED)
 
 
 class MemberUpdateApi(APIView):
@@ -458,7 +535,7 @@ class MemberUpdateApi(APIView):
         serializer.is_valid(raise_exception=True)
         membership = membership_get(project_id=project_id, user_id=user_id)
         membership = membership_role_update(membership=membership, role=serializer.validated_data["role"])
-        return Response(MemberOutputSerializer(membership).data)
+        return Response(MemberOutputSerializer(membership, context={"request": request}).data)
 
 
 class MemberRemoveApi(APIView):

@@ -129,3 +129,46 @@ def test_member_list_is_paginated_and_shows_roles(team, client_for):
         (annotator.pk, "annotator"),
     ]
     assert set(data["results"][0]) == {"user_id", "username", "email", "first_name", "last_name", "role", "joined_at"}
+
+
+PERSONAL = ("email", "first_name", "last_name")
+
+
+def test_adding_an_account_reveals_nothing_personal_about_it(team, client_for):
+    project, manager, _ = team
+    UserFactory(username="bob", email="bob@secret.example", first_name="Bob", last_name="Builder")
+    carl = UserFactory(username="carl", email="carl@secret.example", first_name="Carl")
+    client = client_for(manager)
+    by_name = client.post(f"/api/projects/{project.pk}/members/", {"username": "bob", "role": "reviewer"}).json()
+    by_id = client.post(f"/api/projects/{project.pk}/members/", {"user_id": carl.pk, "role": "reviewer"}).json()
+    for added, username in ((by_name, "bob"), (by_id, "carl")):
+        assert added["username"] == username and added["role"] == "reviewer"
+        assert {key: added[key] for key in PERSONAL} == dict.fromkeys(PERSONAL)
+    # nor do the member list and the project's page, to the manager who added them
+    listed = client.get(f"/api/projects/{project.pk}/members/").json()["results"]
+    detail = client.get(f"/api/projects/{project.pk}/").json()["members"]
+    for members in (listed, detail):
+        assert "secret.example" not in str(members) and "Builder" not in str(members)
+
+
+def test_members_see_their_own_email_and_name_and_staff_see_everyones(db, client_for, make_member):
+    project = ProjectFactory()
+    manager = make_member(project, Role.MANAGER, email="mona@example.org", first_name="Mona")
+    annotator = make_member(project, Role.ANNOTATOR, email="ann@example.org", first_name="Ann")
+    url = f"/api/projects/{project.pk}/members/"
+
+    as_annotator = {m["username"]: m for m in client_for(annotator).get(url).json()["results"]}
+    assert (as_annotator[annotator.username]["email"], as_annotator[annotator.username]["first_name"]) == (
+        "ann@example.org",
+        "Ann",
+    )
+    assert as_annotator[manager.username]["email"] is None
+    assert as_annotator[manager.username]["first_name"] is None
+
+    staff = make_member(project, Role.REVIEWER, is_staff=True, email="sam@example.org")
+    as_staff = {m["username"]: m["email"] for m in client_for(staff).get(url).json()["results"]}
+    assert as_staff == {
+        manager.username: "mona@example.org",
+        annotator.username: "ann@example.org",
+        staff.username: "sam@example.org",
+    }

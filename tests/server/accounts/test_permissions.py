@@ -14,7 +14,8 @@ CASES = [
     # (operation, method, url, body, expected status per role)
     ("auth_me", "get", "/api/auth/me/", None, expect(401, 200, 200, 200, 200, 200)),
     ("project_list", "get", "/api/projects/", None, expect(401, 200, 200, 200, 200, 200)),
-    ("project_create", "post", "/api/projects/", {"name": "fresh"}, expect(401, 201, 201, 201, 201, 201)),
+    # plain users (even managers of other projects) may not create projects: AVS_PROJECT_CREATORS=staff
+    ("project_create", "post", "/api/projects/", {"name": "fresh"}, expect(401, 403, 403, 403, 403, 201)),
     ("project_detail", "get", "/api/projects/{project}/", None, READ),
     ("project_update", "patch", "/api/projects/{project}/", {"description": "new"}, MANAGE),
     ("project_delete", "delete", "/api/projects/{project}/", None, expect(401, 404, 403, 403, 204, 204)),

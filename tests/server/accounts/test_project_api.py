@@ -7,10 +7,11 @@ from django.test.utils import CaptureQueriesContext
 from server.accounts.models import Membership, Role
 from server.media.models import Clip, Label, Project
 from tests.factories import ClipFactory, LabelFactory, MembershipFactory, ProjectFactory, UserFactory
+from tests.server.accounts.world import project_creator
 
 
 def test_create_makes_the_creator_manager_and_seeds_labels(db, client_for):
-    user = UserFactory()
+    user = project_creator()
     response = client_for(user).post(
         "/api/projects/",
         {
@@ -38,14 +39,14 @@ def test_create_makes_the_creator_manager_and_seeds_labels(db, client_for):
 
 def test_create_with_a_taken_name_is_refused(db, client_for):
     ProjectFactory(name="Birds")
-    response = client_for(UserFactory()).post("/api/projects/", {"name": "birds"}, format="json")
+    response = client_for(project_creator()).post("/api/projects/", {"name": "birds"}, format="json")
     assert response.status_code == 400
     assert response.json()["message"] == "A project named 'Birds' already exists."
     assert Project.objects.count() == 1
 
 
 def test_create_with_duplicate_initial_labels_creates_nothing(db, client_for):
-    response = client_for(UserFactory()).post(
+    response = client_for(project_creator()).post(
         "/api/projects/", {"name": "Birds", "labels": [{"name": "owl"}, {"name": "Owl"}]}, format="json"
     )
     assert response.status_code == 400

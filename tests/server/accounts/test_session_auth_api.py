@@ -8,7 +8,7 @@ from django.test import Client
 
 from server.accounts.models import Role
 from tests.factories import MembershipFactory, ProjectFactory, UserFactory
-from tests.server.accounts.world import PASSWORD
+from tests.server.accounts.world import PASSWORD, project_creator
 
 pytestmark = pytest.mark.django_db
 
@@ -81,7 +81,7 @@ def test_the_index_page_sets_the_csrf_cookie(settings, tmp_path):
 
 
 def test_session_writes_need_the_csrf_token_that_login_rotates(browser):
-    UserFactory(username="alice")
+    project_creator(username="alice")
     before = browser.cookies["csrftoken"].value
     login(browser, "alice", PASSWORD, **csrf(browser))
     assert browser.cookies["csrftoken"].value != before  # rotated on sign-in
@@ -106,7 +106,7 @@ def test_signing_out_without_a_session_is_harmless(browser):
 
 
 def test_token_auth_keeps_working_beside_sessions(browser):
-    UserFactory(username="alice")
+    project_creator(username="alice")
     login(browser, "alice", PASSWORD, **csrf(browser))
     token = Client().post(
         "/api/auth/token/", {"username": "alice", "password": PASSWORD}, content_type="application/json"

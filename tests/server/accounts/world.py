@@ -9,6 +9,7 @@ import wave
 from dataclasses import dataclass
 from typing import Any
 
+from django.contrib.auth.models import Permission
 from django.core.files.base import ContentFile
 
 from server.accounts.models import Role
@@ -51,6 +52,13 @@ class World:
     other_label: Label
     other_clip: Clip
     other_frame: Frame
+
+
+def project_creator(**kwargs: Any) -> Any:
+    """A plain (non-staff) user granted the `media.add_project` permission: may create projects."""
+    user = UserFactory(**kwargs)
+    user.user_permissions.add(Permission.objects.get(content_type__app_label="media", codename="add_project"))
+    return user
 
 
 def build_world() -> World:

@@ -17,6 +17,7 @@ def schema(django_db_blocker):
 
 OPERATIONS = {
     "/api/auth/token/": {"post"},
+    "/api/auth/token/revoke/": {"post"},
     "/api/auth/me/": {"get"},
     "/api/projects/": {"get", "post"},
     "/api/projects/{project_id}/": {"get", "patch", "delete"},
