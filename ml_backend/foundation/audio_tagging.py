@@ -1,6 +1,7 @@
 """Audio -> text: CLAP zero-shot tags of each frame's audio window over an open vocabulary.
 
-`ClapTagger` embeds all of a clip's windows in ONE audio pass and compares them with text embeddings of the
+`ClapTagger` embeds a clip's windows in batches of at most `audio_batch_size` (ONE audio pass for a clip of up to
+that many windows; memory bounded however long the clip) and compares them with text embeddings of the
 vocabulary, which it computes once per label and keeps (a process-level cache when the tagger itself lives in
 the model cache). Probabilities are a softmax over the vocabulary of CLAP's scaled cosine similarities.
 """
@@ -8,7 +9,8 @@ the model cache). Probabilities are a softmax over the vocabulary of CLAP's scal
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import chain, islice
 from typing import Any
 
 import numpy as np
@@ -16,6 +18,7 @@ import torch
 
 from ml_backend.foundation.config import ClapSettings
 from ml_backend.foundation.loading import (
+    FollowsModel,
     LoadContext,
     Placement,
     load_pretrained,
@@ -26,11 +29,12 @@ from ml_backend.types import AudioTag, AudioTags
 SETTING = "models.clap.path"
 
 
-class ClapTagger:
+class ClapTagger(FollowsModel):
     """CLAP zero-shot audio tagger.
 
-    model: a transformers `ClapModel` (eval mode, on `placement`); processor: its `ClapProcessor`
-    (feature extractor at `processor.feature_extractor.sampling_rate`, usually 48 kHz).
+    model: a transformers `ClapModel` (eval mode); processor: its `ClapProcessor`
+    (feature extractor at `processor.feature_extractor.sampling_rate`, usually 48 kHz). Inputs go to `placement`,
+    by default where the model is.
     """
 
     def __init__(
@@ -42,13 +46,16 @@ class ClapTagger:
         name: str = "clap",
         text_template: str = "This is a sound of {}.",
         text_batch_size: int = 64,
+        audio_batch_size: int = 32,
     ) -> None:
         self.model = model
         self.processor = processor
-        self.placement = placement or Placement()
+        self.placement = placement  # None: follow the model
         self.name = name
         self.text_template = text_template
         self.text_batch_size = text_batch_size
+        self.audio_batch_size = audio_batch_size  # windows per audio forward: a fixed size, so tags do not
+        # depend on how a caller splits the clip (a window's embedding varies by ~1e-7 with its batch's size)
         self._text_embeddings: dict[str, torch.Tensor] = {}  # label -> (D,) unit vector on the model's device
 
     @property
@@ -83,29 +90,51 @@ class ClapTagger:
 
     @torch.inference_mode()
     def tag(
-        self, windows: Sequence[np.ndarray], *, sample_rate: int, vocabulary: Sequence[str], top_k: int = 5
+        self, windows: Iterable[np.ndarray], *, sample_rate: int, vocabulary: Sequence[str], top_k: int = 5
     ) -> list[AudioTags]:
-        """Top-k tags (best first, probabilities over `vocabulary`) for each of the T windows (frame order)."""
+        """Top-k tags (best first, probabilities over `vocabulary`) for each of the T windows (frame order).
+
+        `windows` may be any iterable (e.g. a generator reading a long track): it is consumed `audio_batch_size`
+        windows at a time, so only one batch of windows and features is held at once."""
+        return self.tag_and_embed(windows, sample_rate=sample_rate, vocabulary=vocabulary, top_k=top_k)[0]
+
+    @torch.inference_mode()
+    def tag_and_embed(
+        self, windows: Iterable[np.ndarray], *, sample_rate: int, vocabulary: Sequence[str], top_k: int = 5
+    ) -> tuple[list[AudioTags], np.ndarray]:
+        """`tag`, and the T×D float32 unit audio embeddings the tags come from (one row per window, frame order;
+        0×0 for no window): what a student or an acquisition function can reuse without running CLAP again."""
         if not vocabulary:
             raise ValueError("the audio vocabulary is empty")
-        if not windows:
-            return []
+        batches = _batches(windows, self.audio_batch_size)
+        first = next(batches, None)
+        if first is None:
+            return [], np.zeros((0, 0), dtype=np.float32)
         texts = self.embed_texts(vocabulary)  # L×D
-        audio = self.embed_audio(windows, sample_rate=sample_rate)  # T×D
         scale = self.model.logit_scale_a.detach().float().exp()
-        probs = (scale * audio @ texts.T).softmax(dim=-1).cpu()  # T×L
         k = min(top_k, len(vocabulary))
-        values, indices = probs.topk(k, dim=-1)
-        return [
-            AudioTags(
-                frame_index=t,
-                tags=[
+        out: list[AudioTags] = []
+        embeddings: list[np.ndarray] = []
+        for batch in chain([first], batches):
+            audio = self.embed_audio(batch, sample_rate=sample_rate)  # B×D
+            embeddings.append(audio.cpu().numpy().astype(np.float32))
+            probs = (scale * audio @ texts.T).softmax(dim=-1).cpu()  # B×L
+            values, indices = probs.topk(k, dim=-1)
+            for t in range(len(batch)):
+                tags = [
                     AudioTag(vocabulary[i], float(v))
                     for v, i in zip(values[t].tolist(), indices[t].tolist(), strict=True)
-                ],
-            )
-            for t in range(len(windows))
-        ]
+                ]
+                out.append(AudioTags(frame_index=len(out), tags=tags))
+        return out, np.concatenate(embeddings)
+
+
+def _batches(items: Iterable[np.ndarray], size: int) -> Iterator[list[np.ndarray]]:
+    if size < 1:
+        raise ValueError(f"audio_batch_size must be at least 1, got {size}")
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch
 
 
 def _resample(audio: np.ndarray, rate: int, target: int) -> np.ndarray:

@@ -17,6 +17,7 @@ from PIL import Image
 from ml_backend.foundation.config import ClipSettings
 from ml_backend.foundation.grounding import prompt_text
 from ml_backend.foundation.loading import (
+    FollowsModel,
     LoadContext,
     Placement,
     load_pretrained,
@@ -39,8 +40,9 @@ def masked_crop(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return crop
 
 
-class ClipLabeller:
-    """model: a transformers `CLIPModel` (eval, on `placement`); processor: its `CLIPProcessor`."""
+class ClipLabeller(FollowsModel):
+    """model: a transformers `CLIPModel` (eval); processor: its `CLIPProcessor`. Inputs go to `placement`, by
+    default where the model is."""
 
     def __init__(
         self,
@@ -53,7 +55,7 @@ class ClipLabeller:
     ) -> None:
         self.model = model
         self.processor = processor
-        self.placement = placement or Placement()
+        self.placement = placement  # None: follow the model
         self.name = name
         self.template = template
         self._text_embeddings: dict[str, torch.Tensor] = {}

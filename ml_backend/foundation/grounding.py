@@ -21,6 +21,7 @@ from PIL import Image
 
 from ml_backend.foundation.config import GroundingSettings
 from ml_backend.foundation.loading import (
+    FollowsModel,
     LoadContext,
     Placement,
     load_pretrained,
@@ -73,8 +74,9 @@ def _clip_boxes(cxcywh: torch.Tensor, *, width: float, height: float, scale: flo
     return xyxy
 
 
-class GroundingDinoDetector:
-    """model: `GroundingDinoForObjectDetection` (eval, on `placement`); processor: its `GroundingDinoProcessor`."""
+class GroundingDinoDetector(FollowsModel):
+    """model: `GroundingDinoForObjectDetection` (eval); processor: its `GroundingDinoProcessor`. Inputs go to
+    `placement`, by default where the model is."""
 
     def __init__(
         self,
@@ -90,7 +92,7 @@ class GroundingDinoDetector:
     ) -> None:
         self.model = model
         self.processor = processor
-        self.placement = placement or Placement()
+        self.placement = placement  # None: follow the model
         self.name = name
         self.box_threshold = box_threshold
         self.text_threshold = text_threshold
@@ -139,8 +141,9 @@ class GroundingDinoDetector:
         return _select(boxes[keep], scores[keep], noun_ids[keep], nouns, nms_iou=self.nms_iou, max_boxes=self.max_boxes)
 
 
-class Owlv2Detector:
-    """model: `Owlv2ForObjectDetection` (eval, on `placement`); processor: its `Owlv2Processor`.
+class Owlv2Detector(FollowsModel):
+    """model: `Owlv2ForObjectDetection` (eval); processor: its `Owlv2Processor`. Inputs go to `placement`, by
+    default where the model is.
 
     OWLv2 pads the image to a square (bottom/right) before resizing, so its normalised boxes scale by max(H, W).
     """
@@ -158,7 +161,7 @@ class Owlv2Detector:
     ) -> None:
         self.model = model
         self.processor = processor
-        self.placement = placement or Placement()
+        self.placement = placement  # None: follow the model
         self.name = name
         self.box_threshold = box_threshold
         self.max_boxes = max_boxes

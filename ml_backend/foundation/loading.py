@@ -63,11 +63,61 @@ class Placement:
     def is_cuda(self) -> bool:
         return self.device.startswith("cuda")
 
+    @property
+    def uses_autocast(self) -> bool:
+        """True for half precision on CUDA, where `autocast()` casts float32 inputs; elsewhere inputs must be cast
+        to `torch_dtype` by the caller."""
+        return self.is_cuda and self.dtype == "float16"
+
     def autocast(self) -> contextlib.AbstractContextManager[Any]:
         """Mixed precision on CUDA (half-precision weights meet float32 inputs safely); a no-op on CPU."""
-        if self.is_cuda and self.dtype == "float16":
+        if self.uses_autocast:
             return torch.autocast(device_type="cuda", dtype=torch.float16)
         return contextlib.nullcontext()
+
+
+def placement_of(model: Any) -> Placement:
+    """Where `model` (a torch module) is now: its parameters' device and their most common floating dtype
+    (counted in elements). CPU/float32 for an object without parameters (e.g. None)."""
+    parameters = getattr(model, "parameters", None)
+    if not callable(parameters):
+        return Placement()
+    device: torch.device | None = None
+    counts: dict[torch.dtype, int] = {}
+    for parameter in parameters():
+        if device is None:
+            device = parameter.device
+        if parameter.is_floating_point():
+            counts[parameter.dtype] = counts.get(parameter.dtype, 0) + parameter.nelement()
+    if device is None:
+        return Placement()
+    dtype = max(counts, key=counts.__getitem__) if counts else torch.float32
+    return Placement(str(device), str(dtype).removeprefix("torch."))
+
+
+class FollowsModel:
+    """Mixin of the stage facades: `placement` is the one given at construction, else wherever `self.model` is
+    at the moment it is asked (so a facade built around a model on CUDA, or moved there later, sends its inputs
+    there). Subclasses set `self.model` and `self.placement = placement` (None: follow the model)."""
+
+    model: Any
+    _placement: Placement | None = None
+    _followed: tuple[Any, Placement] | None = None  # (first parameter's device and dtype, placement_of(model))
+
+    @property
+    def placement(self) -> Placement:
+        if self._placement is not None:
+            return self._placement
+        parameters = getattr(self.model, "parameters", None)
+        first = next(iter(parameters()), None) if callable(parameters) else None
+        key = (first.device, first.dtype) if first is not None else None
+        if self._followed is None or self._followed[0] != key:  # counted again only when the model moved
+            self._followed = (key, placement_of(self.model))
+        return self._followed[1]
+
+    @placement.setter
+    def placement(self, value: Placement | None) -> None:
+        self._placement = value
 
 
 def select_placement(preference: str = "auto") -> Placement:
@@ -89,6 +139,7 @@ class LoadContext:
 
     placement: Placement = Placement()
     allow_network: bool = False
+    allow_custom_builders: bool = False  # models.sam.builder may name code outside ml_backend (ModelPolicy)
 
 
 def hub_offline() -> bool:

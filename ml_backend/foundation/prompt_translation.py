@@ -25,6 +25,7 @@ import torch
 
 from ml_backend.foundation.config import LlmSettings
 from ml_backend.foundation.loading import (
+    FollowsModel,
     LoadContext,
     ModelLoadError,
     Placement,
@@ -158,10 +159,11 @@ class TreeTranslator:
 # --- the LLM ---------------------------------------------------------------------------------------------
 
 
-class ChatLlm:
+class ChatLlm(FollowsModel):
     """A causal LM with a chat template: `complete(messages) -> str`, greedy decoding.
 
-    model: a transformers causal LM (eval, on `placement`); tokenizer: its tokenizer with a `chat_template`.
+    model: a transformers causal LM (eval); tokenizer: its tokenizer with a `chat_template`. Inputs go to
+    `placement`, by default where the model is.
     """
 
     def __init__(
@@ -177,7 +179,7 @@ class ChatLlm:
             raise ValueError("the LLM's tokenizer has no chat template")
         self.model = model
         self.tokenizer = tokenizer
-        self.placement = placement or Placement()
+        self.placement = placement  # None: follow the model
         self.name = name
         self.max_new_tokens = max_new_tokens
 

@@ -6,13 +6,16 @@ that can be reused (e.g. by the interactive click endpoint); `predict_boxes(embe
 through the prompt encoder and mask decoder in one call.
 
 Loading: `{"type": "vit_b", "checkpoint": path}` builds a registry size; `{"builder": "module:function",
-"checkpoint": path}` calls any builder returning an uninitialised `Sam` (other sizes, tiny test models). The
+"checkpoint": path}` calls a builder returning an uninitialised `Sam` (other sizes, tiny test models): one of
+ml_backend's own `build_*` functions, or any function when the process allows custom builders
+(`LoadContext.allow_custom_builders`, from `ModelPolicy`; refused before the module is imported). The
 checkpoint is a `state_dict` saved with `torch.save`, loaded with `weights_only=True`.
 """
 
 from __future__ import annotations
 
 import importlib
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +23,15 @@ import numpy as np
 import torch
 
 from ml_backend.foundation.config import SamSettings
-from ml_backend.foundation.loading import LoadContext, ModelLoadError, Placement, load_errors, require_file
+from ml_backend.foundation.loading import (
+    FollowsModel,
+    LoadContext,
+    ModelLoadError,
+    Placement,
+    load_errors,
+    require_file,
+)
+from ml_backend.foundation.policy import builder_refusal
 
 SETTING = "models.sam.checkpoint"
 
@@ -34,6 +45,14 @@ class SamImageEmbedding:
     input_size: tuple[int, int]
     original_size: tuple[int, int]
 
+    def pooled(self, *, img_size: int) -> np.ndarray:
+        """(C,) float32: `features` averaged over the h×w grid cells that cover the frame (the encoder's input is
+        the resized frame padded to `img_size`² at the bottom and right; cells of padding only are left out)."""
+        _, _, h, w = self.features.shape
+        rows = max(1, min(h, math.ceil(self.input_size[0] * h / img_size)))
+        cols = max(1, min(w, math.ceil(self.input_size[1] * w / img_size)))
+        return self.features[0, :, :rows, :cols].float().mean(dim=(-2, -1)).cpu().numpy().astype(np.float32)
+
 
 @dataclass
 class SamMasks:
@@ -44,14 +63,14 @@ class SamMasks:
     iou: np.ndarray
 
 
-class SamSegmenter:
-    """model: a segment-anything `Sam` (eval, on `placement`)."""
+class SamSegmenter(FollowsModel):
+    """model: a segment-anything `Sam` (eval; inputs go to `placement`, default: where the model is)."""
 
     def __init__(self, model: Any, *, placement: Placement | None = None, name: str = "sam") -> None:
         from segment_anything.utils.transforms import ResizeLongestSide
 
         self.model = model
-        self.placement = placement or Placement()
+        self.placement = placement  # None: follow the model
         self.name = name
         self.transform = ResizeLongestSide(model.image_encoder.img_size)
 
@@ -90,30 +109,52 @@ class SamSegmenter:
             iou=iou[:, 0].float().cpu().numpy(),
         )
 
+    def pooled(self, embedding: SamImageEmbedding) -> np.ndarray:
+        """(C,) float32 pooled embedding of one frame (`SamImageEmbedding.pooled` at this model's input size)."""
+        return embedding.pooled(img_size=int(self.model.image_encoder.img_size))
+
     def segment(self, image: np.ndarray, boxes: np.ndarray) -> SamMasks:
         """`predict_boxes(embed(image), boxes)`."""
         return self.predict_boxes(self.embed(image), boxes)
 
 
-def resolve_builder(spec: str) -> Any:
-    """ "package.module:function" -> the function (raises ValueError with the reason)."""
-    module_name, sep, attr = spec.partition(":")
-    if not sep or not module_name or not attr:
-        raise ValueError(f"expected 'package.module:function', got {spec!r}")
+def resolve_builder(spec: str, *, allow_custom: bool = False) -> Any:
+    """ "package.module:function" -> the function (raises ValueError with the reason).
+
+    Only ml_backend's own `build_*` functions unless `allow_custom` (`ModelPolicy.allow_custom_builders`): any other
+    module is refused before it is imported (importing a module runs its code).
+    """
+    refusal = builder_refusal(spec, allow_custom=allow_custom)
+    if refusal is not None:
+        raise ValueError(refusal)
+    module_name, _, attr = spec.partition(":")
     try:
-        return getattr(importlib.import_module(module_name), attr)
+        builder = getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError) as exc:
         raise ValueError(f"cannot import {spec!r} ({exc})") from exc
+    if not callable(builder):
+        raise ValueError(f"{spec!r} is not a function")
+    return builder
 
 
-def build_sam_model(settings: SamSettings) -> Any:
+def build_sam_model(settings: SamSettings, *, allow_custom_builders: bool = False) -> Any:
     """An uninitialised `Sam` from `settings.builder` or the registry size `settings.type` (no weights)."""
     if settings.builder:
         try:
-            builder = resolve_builder(settings.builder)
+            builder = resolve_builder(settings.builder, allow_custom=allow_custom_builders)
         except ValueError as exc:
             raise ModelLoadError("models.sam.builder", settings.builder, str(exc)) from exc
-        return builder()
+        try:
+            model = builder()
+        except Exception as exc:  # a builder is arbitrary code: report whatever it raised
+            raise ModelLoadError(
+                "models.sam.builder", settings.builder, f"the builder failed ({type(exc).__name__}: {exc})"
+            ) from exc
+        if not isinstance(model, torch.nn.Module):
+            raise ModelLoadError(
+                "models.sam.builder", settings.builder, f"the builder returned a {type(model).__name__}, not a SAM"
+            )
+        return model
     from segment_anything import sam_model_registry
 
     if settings.type not in sam_model_registry:
@@ -128,7 +169,7 @@ def build_sam_model(settings: SamSettings) -> Any:
 def build_sam_segmenter(settings: SamSettings, context: LoadContext) -> SamSegmenter:
     """Build SAM and load `settings.checkpoint`; raises `ModelLoadError` naming the setting and path."""
     checkpoint = require_file(settings.checkpoint, setting=SETTING)
-    model = build_sam_model(settings)
+    model = build_sam_model(settings, allow_custom_builders=context.allow_custom_builders)
     with load_errors(SETTING, settings.checkpoint):
         state_dict = torch.load(checkpoint, map_location="cpu", weights_only=True)
         if not isinstance(state_dict, dict):

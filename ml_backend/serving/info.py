@@ -12,7 +12,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from ml_backend.foundation.config import HUB_ID, BackendConfig, config_hash, load_config, model_name
+from ml_backend.foundation.config import HUB_ID, BackendConfig, config_from_dict, config_hash, load_config, model_name
+from ml_backend.foundation.policy import ModelPolicy, current_policy
 from ml_backend.pipelines.names import openavs_name
 
 NO_MODELS = "no models are configured (no configuration file given)"
@@ -77,18 +78,21 @@ def missing_models(config: BackendConfig) -> list[str]:
     return problems
 
 
-def model_info(config_path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+def model_info(
+    config_path: str | os.PathLike[str] | None = None, *, policy: ModelPolicy | None = None
+) -> dict[str, Any]:
     """`{"kind", "name", "config_hash", "reason", "models", "config"}` of the proposer a configuration means.
 
     Loads no model and imports no torch. "openavs" for a valid configuration whose model files are all on disk;
     "baseline" (the weight-free synchrony baseline, `reason` saying why) without a configuration or when a
     configured model file is missing — exactly what `propose_clip` would then run. A model that is on disk but
     fails to load shows only in `propose_clip`'s `model`. `config` is the plain configuration (model paths
-    resolved) and `config_hash` the SHA-256 of its canonical JSON. Raises `ConfigError` for an invalid file.
+    resolved) and `config_hash` the SHA-256 of its canonical JSON. Raises `ConfigError` for an invalid file, and
+    `ConfigPolicyError` for one naming what `policy` (default: the process's `current_policy()`) refuses.
     """
     if config_path is None:
         return baseline_info(NO_MODELS)
-    config = load_config(config_path)
+    config = load_config(config_path, policy=current_policy() if policy is None else policy)
     missing = missing_models(config)
     if missing:
         return baseline_info(f"the OpenAVS models cannot be loaded: {'; '.join(missing)}")
@@ -101,3 +105,15 @@ def model_info(config_path: str | os.PathLike[str] | None = None) -> dict[str, A
         "models": models,
         "config": config.to_dict(),
     }
+
+
+def check_config(data: Any, *, policy: ModelPolicy | None = None, source: str = "the configuration") -> dict[str, Any]:
+    """Validate a configuration given as data (not a file), e.g. one sent to the server's API; returns its plain
+    form (`BackendConfig.to_dict()`, paths resolved). Nothing is read, imported or loaded.
+
+    Every model path must be absolute (there is no file for relative paths to be relative to). Raises
+    `ConfigError` for an invalid configuration and `ConfigPolicyError` for one naming what `policy` (default: the
+    process's `current_policy()`) refuses; messages start with `source`.
+    """
+    policy = current_policy() if policy is None else policy
+    return config_from_dict(data, base_dir=None, source=source, policy=policy).to_dict()

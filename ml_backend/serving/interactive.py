@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:  # pragma: no cover
+    from ml_backend.foundation.policy import ModelPolicy
     from ml_backend.foundation.registry import ModelCache
     from ml_backend.foundation.sam import SamImageEmbedding, SamSegmenter
 
@@ -302,7 +303,7 @@ def _box(value: Sequence[float] | None) -> np.ndarray | None:
 
 # --- the process-level sessions ----------------------------------------------------------------------------
 
-_sessions: dict[str, SamSession] = {}
+_sessions: dict[tuple[str, ModelPolicy], SamSession] = {}
 _sessions_lock = threading.Lock()
 
 
@@ -311,19 +312,25 @@ def sam_session(
     *,
     cache_bytes: int = DEFAULT_CACHE_BYTES,
     cache: ModelCache | None = None,
+    policy: ModelPolicy | None = None,
 ) -> SamSession:
     """The process's SAM session for a configuration file, created (SAM loaded) on first use.
 
     The SAM is `models.sam` of the file, loaded through `cache` (default: the process-level model cache).
-    Later calls with the same path return the same session; `cache_bytes` resizes its embedding cache.
-    Changes to the file are seen after `sam_sessions_clear()` (or a restart). Raises `SamUnavailableError`
-    when the file is missing or invalid or the SAM fails to load (nothing is kept: the next call retries).
+    Later calls with the same path (and policy) return the same session; `cache_bytes` resizes its embedding
+    cache. Changes to the file are seen after `sam_sessions_clear()` (or a restart). Raises `SamUnavailableError`
+    when the file is missing or invalid, names what `policy` (default: `current_policy()`) refuses, or the SAM
+    fails to load (nothing is kept: the next call retries).
     """
+    from ml_backend.foundation.policy import current_policy
+
     path = os.fspath(config_path)
+    policy = current_policy() if policy is None else policy
     with _sessions_lock:
-        session = _sessions.get(path)
+        session = _sessions.get((path, policy))
         if session is None:
-            session = _sessions[path] = SamSession(_load_segmenter(path, cache=cache), cache_bytes=cache_bytes)
+            segmenter = _load_segmenter(path, cache=cache, policy=policy)
+            session = _sessions[(path, policy)] = SamSession(segmenter, cache_bytes=cache_bytes)
     if session.cache.max_bytes != cache_bytes:
         session.resize_cache(cache_bytes)
     return session
@@ -335,15 +342,16 @@ def sam_sessions_clear() -> None:
         _sessions.clear()
 
 
-def _load_segmenter(path: str, *, cache: ModelCache | None) -> SamSegmenter:
+def _load_segmenter(path: str, *, cache: ModelCache | None, policy: ModelPolicy) -> SamSegmenter:
     from ml_backend.foundation.config import ConfigError, load_config
-    from ml_backend.foundation.loading import LoadContext, ModelLoadError, select_placement
-    from ml_backend.foundation.registry import process_cache
+    from ml_backend.foundation.loading import ModelLoadError
+    from ml_backend.foundation.registry import load_context, process_cache
 
     try:
-        config = load_config(path)
-        context = LoadContext(select_placement(config.device), allow_network=config.allow_network)
-        return (cache or process_cache).get("sam", config.models.sam, context)
+        config = load_config(path, policy=policy)
+        cache = cache or process_cache
+        cache.apply(policy)
+        return cache.get("sam", config.models.sam, load_context(config, policy))
     except ConfigError as exc:
         raise SamUnavailableError(str(exc)) from exc
     except ModelLoadError as exc:

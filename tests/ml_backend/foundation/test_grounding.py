@@ -9,17 +9,16 @@ import numpy as np
 import pytest
 
 from ml_backend.foundation.grounding import GroundingDinoDetector, prompt_text
-from ml_backend.foundation.loading import LoadContext
 from ml_backend.foundation.registry import model_registry
 
 IMAGE = np.random.default_rng(0).integers(0, 255, (60, 100, 3), dtype=np.uint8)  # H=60, W=100
 
 
 @pytest.fixture(scope="module")
-def owlv2(tiny_config):
+def owlv2(tiny_config, load_context):
     folder = str(Path(tiny_config.models.grounding.path).parent / "owlv2")
     settings = dataclasses.replace(tiny_config.models.grounding, kind="owlv2", path=folder, box_threshold=0.0)
-    return model_registry["grounding"](settings, LoadContext())
+    return model_registry["grounding"](settings, load_context)
 
 
 def check_boxes(boxes, nouns, *, height=60, width=100):

@@ -125,8 +125,10 @@ def test_a_sam_checkpoint_of_another_size_is_a_load_error(tiny_config):
 def test_missing_sam_checkpoint_and_bad_builder_are_named(tmp_path, tiny_config):
     with pytest.raises(ModelLoadError, match=r"^models.sam.checkpoint = .*: no such checkpoint file"):
         load("sam", SamSettings(checkpoint=str(tmp_path / "sam.pth")))
-    bad = SamSettings(checkpoint=tiny_config.models.sam.checkpoint, builder="ml_backend.foundation.tiny:nope")
-    with pytest.raises(ModelLoadError, match=r"^models.sam.builder = 'ml_backend.foundation.tiny:nope': cannot import"):
+    bad = SamSettings(checkpoint=tiny_config.models.sam.checkpoint, builder="ml_backend.foundation.tiny:build_nope")
+    with pytest.raises(
+        ModelLoadError, match=r"^models.sam.builder = 'ml_backend.foundation.tiny:build_nope': cannot import"
+    ):
         load("sam", bad)
 
 

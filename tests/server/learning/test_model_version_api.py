@@ -53,23 +53,24 @@ def test_permission_matrix(project, actor, client_for, method, path, body, who, 
 def test_manager_registers_a_version_and_the_same_config_returns_it(project, make_member, client_for):
     client = client_for(make_member(project, role=Role.MANAGER))
     url = f"/api/projects/{project.pk}/model-versions/"
-    config = {"sam": {"checkpoint": "vit_b"}, "grounding": "grounding-dino-tiny", "box_threshold": 0.3}
+    # A config of parameters only (it names no code and no file: managers may register it).
+    config = {"sam": {"size": "vit_b"}, "grounding": "grounding-dino-tiny", "box_threshold": 0.3}
 
-    created = client.post(url, {"kind": "openavs", "name": "OpenAVS", "config": config}, format="json")
+    created = client.post(url, {"kind": "student", "name": "student r1", "config": config}, format="json")
     assert created.status_code == 201, created.data
     canonical = json.dumps(config, sort_keys=True, separators=(",", ":"))
     assert created.data["config_hash"] == hashlib.sha256(canonical.encode()).hexdigest()
     assert created.data["config"] == config
 
     # Same config, keys in another order, another display name: the same version, 200.
-    reordered = {"box_threshold": 0.3, "grounding": "grounding-dino-tiny", "sam": {"checkpoint": "vit_b"}}
-    again = client.post(url, {"kind": "openavs", "name": "OpenAVS again", "config": reordered}, format="json")
+    reordered = {"box_threshold": 0.3, "grounding": "grounding-dino-tiny", "sam": {"size": "vit_b"}}
+    again = client.post(url, {"kind": "student", "name": "student r1 again", "config": reordered}, format="json")
     assert again.status_code == 200
     assert again.data["id"] == created.data["id"]
-    assert again.data["name"] == "OpenAVS"
+    assert again.data["name"] == "student r1"
 
     other = client.post(
-        url, {"kind": "openavs", "name": "OpenAVS", "config": {**config, "box_threshold": 0.35}}, format="json"
+        url, {"kind": "student", "name": "student r1", "config": {**config, "box_threshold": 0.35}}, format="json"
     )
     assert other.status_code == 201
     assert other.data["id"] != created.data["id"]
