@@ -9,11 +9,12 @@ into a project (not timed), then, for each proposer — the tiny OpenAVS models 
 best of `--repeat` runs of:
 
 - platform: `preannotate_request` (the Job) and, per clip, `clip_preannotate`, the service the Celery task calls
-  (skip check, the clip's stored source from media storage, `propose_clip`, the ModelVersion,
+  (skip check, the clip's stored frames and audio from media storage, `propose_stored_clip`, the ModelVersion,
   `proposal_store_new` with every mask checked against its frame, the job's per-clip progress). The project's
   proposals are deleted before each run (not timed), so every clip is proposed again.
-- direct: `ml_backend.serving.propose_clip` on the same stored files with the same arguments (fps, sample rate,
-  config, labels, max side), nothing stored.
+- direct: `ml_backend.serving.propose_stored_clip` on the same stored files with the same arguments (frames,
+  audio track, fps, config, labels, chunk size), the probability maps and evidence file written to a local folder,
+  nothing else stored.
 
 Both run clip by clip side by side (alternating which goes first), and the best of the runs is kept for every step
 (the job request, each clip), so that bursts of load from other processes on a shared machine hit both alike.
@@ -67,9 +68,14 @@ def main() -> None:
 
     from ml_backend.foundation.tiny import write_fixtures
     from ml_backend.media.synth import generate_dataset
-    from ml_backend.serving import propose_clip
+    from ml_backend.serving import propose_stored_clip
     from server.annotations.models import Proposal
-    from server.annotations.preannotation import clip_preannotate, preannotate_request, proposer_spec
+    from server.annotations.preannotation import (
+        clip_preannotate,
+        clip_stored_media,
+        preannotate_request,
+        proposer_spec,
+    )
     from server.jobs.models import Job
     from server.media.models import Clip, Label, Project
     from server.media.services import clip_create_from_file, clip_ingest
@@ -105,20 +111,32 @@ def main() -> None:
         return project, clips
 
     def direct_calls(project: Project, clips: list[Clip]) -> list[dict]:
-        """`propose_clip`'s arguments per clip: what the platform passes (the stored file, its ingest parameters)."""
+        """`propose_stored_clip`'s arguments per clip: what the platform passes (the stored files, the clip's fps)."""
         spec = proposer_spec(project=project)
         labels = list(project.labels.order_by("name").values_list("name", flat=True))
+        records = root / "direct-records"
+        records.mkdir(exist_ok=True)
+
+        def write_file(name: str, data: bytes) -> str:  # what the platform writes too (maps, evidence), to disk
+            (records / name).write_bytes(data)
+            return str(records / name)
+
         calls = []
         for clip in clips:
-            frame = clip.frames.first()
+            frames, audio = clip_stored_media(clip=clip, storage=default_storage)
             calls.append(
                 {
-                    "video_path": default_storage.path(clip.source.name),
+                    "frames": frames,
+                    "audio": audio,
                     "fps": clip.fps,
-                    "sample_rate": project.audio_sample_rate,
+                    "name": clip.name,
                     "config_path": spec.config_path,
                     "labels": labels,
-                    "max_side": max(frame.width, frame.height),
+                    "chunk_frames": settings.AVS_PREANNOTATE_CHUNK_FRAMES,
+                    "max_frames": settings.AVS_PREANNOTATE_MAX_FRAMES,
+                    "write_file": write_file,
+                    "probability_map_max_side": settings.AVS_PROBABILITY_MAP_MAX_SIDE,
+                    "evidence_max_bytes": settings.AVS_PROPOSAL_EVIDENCE_MAX_BYTES,
                 }
             )
         return calls
@@ -141,7 +159,7 @@ def main() -> None:
         job = holder["job"]
         for k, (clip, kwargs) in enumerate(zip(clips, calls, strict=True)):
             steps = {
-                "direct": lambda kwargs=kwargs: propose_clip(**kwargs),
+                "direct": lambda kwargs=kwargs: propose_stored_clip(**kwargs),
                 "platform": lambda clip=clip: clip_preannotate(job_id=job.pk, clip_id=clip.pk),
             }
             order = ("direct", "platform") if (run + k) % 2 == 0 else ("platform", "direct")

@@ -1,5 +1,13 @@
-"""Media decoding for AVS Studio: video frames and audio with PyAV. Never imports Django or the server."""
+"""Media decoding for AVS Studio: video frames and audio with PyAV, and clips read frame by frame
+(`ml_backend.media.source`). Never imports Django or the server."""
 
+from ml_backend.media.source import (
+    ClipSource,
+    FrameReader,
+    StoredFrame,
+    StoredFrames,
+    WavAudio,
+)
 from ml_backend.media.video import (
     FRAME_POSITION,
     DecodedFrame,
@@ -15,6 +23,11 @@ from ml_backend.media.video import (
 
 __all__ = [
     "FRAME_POSITION",
+    "ClipSource",
+    "FrameReader",
+    "StoredFrame",
+    "StoredFrames",
+    "WavAudio",
     "DecodedFrame",
     "MediaError",
     "VideoInfo",

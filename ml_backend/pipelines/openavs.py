@@ -9,6 +9,11 @@ Stages, one foundation module each:
 3. text -> boxes (`foundation.grounding`): per frame, Grounding DINO (or OWLv2) boxes for the nouns;
 4. boxes -> masks (`foundation.sam`): per frame, ONE SAM image embedding and ONE decoder call for all boxes.
 
+Bounded memory (`propose_source`): the clip is read through a `ClipSource`: audio windows are tagged in CLAP's
+fixed batches straight from the track, frames are read `chunk_frames` at a time and each frame's instances are
+handed to `emit` as soon as they are ready, so peak memory does not grow with the clip (the tags, T × top_k, and
+what `emit` keeps aside). The results do not depend on `chunk_frames`.
+
 Instances are merged per noun on each frame: `merge="union"` (default) makes one instance whose mask is the
 union of the noun's masks (probability: the per-pixel maximum; score: the best member's), `merge="best"` keeps
 only the best-scoring mask. A mask's score is box score × SAM's predicted IoU (clipped to [0, 1]).
@@ -18,6 +23,10 @@ Options: `clip_labels` relabels each instance with CLIP on its masked crop again
 meets none of the frame's audio tags in the audio-visual tree (BAVS stage 2), rejecting off-screen sounds.
 
 Provenance of each instance: audio tags -> noun (translator) -> boxes -> model names.
+
+What is computed on the way and kept for reuse (`ClipProposal.features`, `FrameInstances.embedding`): each
+window's tags and its CLAP audio embedding (T×D, unit rows), and each frame's SAM image embedding averaged over the
+grid cells covering the frame (C = 256). SAM embeds every frame for it, also frames where nothing was boxed.
 """
 
 from __future__ import annotations
@@ -32,7 +41,7 @@ from ml_backend.foundation.audio_tagging import ClapTagger
 from ml_backend.foundation.clip_labels import ClipLabeller
 from ml_backend.foundation.config import BackendConfig, PipelineSettings
 from ml_backend.foundation.grounding import Detector
-from ml_backend.foundation.loading import LoadContext, select_placement
+from ml_backend.foundation.policy import ModelPolicy
 from ml_backend.foundation.prompt_translation import (
     AvTree,
     LlmTranslator,
@@ -41,11 +50,25 @@ from ml_backend.foundation.prompt_translation import (
     audioset_vocabulary,
     default_av_tree,
 )
-from ml_backend.foundation.registry import ModelCache, process_cache
+from ml_backend.foundation.registry import ModelCache, load_context, process_cache
 from ml_backend.foundation.sam import SamSegmenter
 from ml_backend.media.clip import SILENCE_RMS, require_audible
+from ml_backend.media.source import ClipSource, chunks
 from ml_backend.pipelines.names import MODEL, openavs_name
-from ml_backend.types import AudioTags, Box, ClipMedia, ClipProposal, FrameInstances, Instance, PromptTranslation
+from ml_backend.types import (
+    AudioTags,
+    Box,
+    ClipFeatures,
+    ClipMedia,
+    ClipProposal,
+    FrameInstances,
+    Instance,
+    PromptTranslation,
+)
+
+DEFAULT_CHUNK_FRAMES = 16  # frames read at once by `propose_source`
+AUDIO_KIND = "clap"  # `ClipFeatures.audio_embedding`: CLAP's unit audio embedding of each window (T×D)
+VISUAL_KIND = "sam-mean"  # `FrameInstances.embedding`: SAM's image embedding averaged over the frame's cells (C,)
 
 
 @dataclass
@@ -126,15 +149,33 @@ class OpenAvsPipeline:
         return list(dict.fromkeys(labels)) or self.tree.object_categories()
 
     def propose(self, clip: ClipMedia, *, labels: Sequence[str] = ()) -> ClipProposal:
-        """Instances per frame. Raises `ClipInputError` for a clip without audio or with silent audio."""
-        require_audible(clip, min_rms=self.options.min_rms)
+        """Instances per frame of a decoded clip. Raises `ClipInputError` for a clip without audio or with silent
+        audio."""
+        return self.propose_source(ClipSource.from_media(clip), labels=labels, chunk_frames=max(1, clip.num_frames))
+
+    def propose_source(
+        self,
+        source: ClipSource,
+        *,
+        labels: Sequence[str] = (),
+        emit: Callable[[FrameInstances], None] | None = None,
+        chunk_frames: int = DEFAULT_CHUNK_FRAMES,
+    ) -> ClipProposal:
+        """Instances per frame, reading `source` `chunk_frames` frames at a time. With `emit`, each frame's
+        `FrameInstances` goes to it in frame order and the returned proposal's `frames` is empty; without, they are
+        returned. Raises `ClipInputError` for a clip without audio or with silent audio."""
+        if chunk_frames < 1:
+            raise ValueError(f"chunk_frames must be at least 1, got {chunk_frames}")
+        require_audible(source, min_rms=self.options.min_rms)
         timings: dict[str, float] = {}
+        indexes = source.frames.indexes
 
         start = self.timer()
-        windows = [clip.audio_window(k) for k in range(clip.num_frames)]
-        tags = self.tagger.tag(
-            windows, sample_rate=clip.sample_rate, vocabulary=self.sound_vocabulary(labels), top_k=self.options.top_k
+        windows = (source.audio_window(k) for k in range(source.num_frames))
+        tags, audio_embedding = self.tagger.tag_and_embed(
+            windows, sample_rate=source.sample_rate, vocabulary=self.sound_vocabulary(labels), top_k=self.options.top_k
         )
+        tags = [AudioTags(frame_index=int(indexes[k]), tags=t.tags) for k, t in enumerate(tags)]
         timings["audio_tagging"] = self.timer() - start
 
         start = self.timer()
@@ -142,9 +183,13 @@ class OpenAvsPipeline:
         timings["prompt_translation"] = self.timer() - start
 
         timings.update(grounding=0.0, sam=0.0, clip_labels=0.0)
-        frames = []
-        for k in range(clip.num_frames):
-            frames.append(self._frame(clip.frames[k], k, tags[k], translation, labels, timings))
+        collected: list[FrameInstances] = []
+        out = emit or collected.append
+        for chunk in chunks(source.num_frames, chunk_frames):
+            images = [source.frames.read(k) for k in chunk]
+            for k, image in zip(chunk, images, strict=True):
+                out(self._frame(image, int(indexes[k]), tags[k], translation, labels, timings))
+            del images, image  # nothing of this chunk is held while the next one is read
 
         meta = {
             "models": self.models,
@@ -162,7 +207,10 @@ class OpenAvsPipeline:
             "options": asdict(self.options),
             "timings": {stage: round(seconds, 6) for stage, seconds in timings.items()},
         }
-        return ClipProposal(frames=frames, model=MODEL, meta=meta)
+        features = ClipFeatures(
+            audio_tags=tags, audio_embedding=audio_embedding, audio_kind=AUDIO_KIND, visual_kind=VISUAL_KIND
+        )
+        return ClipProposal(frames=collected, model=MODEL, meta=meta, features=features)
 
     def _frame(
         self,
@@ -176,11 +224,15 @@ class OpenAvsPipeline:
         start = self.timer()
         boxes = self.detector.detect(image, translation.nouns)
         timings["grounding"] += self.timer() - start
-        if not boxes:
-            return FrameInstances(frame_index=k, instances=[])
 
         start = self.timer()
-        predicted = self.segmenter.segment(image, np.array([b.xyxy for b in boxes], dtype=np.float32))
+        embedding = self.segmenter.embed(image)  # every frame: its pooled embedding is kept (`ClipFeatures`)
+        pooled = self.segmenter.pooled(embedding)
+        if not boxes:
+            timings["sam"] += self.timer() - start
+            return FrameInstances(frame_index=k, instances=[], embedding=pooled)
+        predicted = self.segmenter.predict_boxes(embedding, np.array([b.xyxy for b in boxes], dtype=np.float32))
+        del embedding
         timings["sam"] += self.timer() - start
 
         instances = self._merge(boxes, predicted.masks, predicted.probabilities, predicted.iou, tags, translation)
@@ -195,7 +247,7 @@ class OpenAvsPipeline:
         if self.options.bavs_filter:
             frame_tags = [t.label for t in tags.tags]
             instances = [i for i in instances if self.tree.allows(i.label, frame_tags)]
-        return FrameInstances(frame_index=k, instances=sorted(instances, key=lambda i: -i.score))
+        return FrameInstances(frame_index=k, instances=sorted(instances, key=lambda i: -i.score), embedding=pooled)
 
     def _merge(
         self,
@@ -245,13 +297,19 @@ class OpenAvsPipeline:
         return instances
 
 
-def build_openavs_pipeline(config: BackendConfig, *, cache: ModelCache | None = None) -> OpenAvsPipeline:
+def build_openavs_pipeline(
+    config: BackendConfig, *, cache: ModelCache | None = None, policy: ModelPolicy | None = None
+) -> OpenAvsPipeline:
     """Load (through the process cache, once per process) every model `config` names and assemble the pipeline.
 
+    `policy` (default `ModelPolicy()`) decides whether `models.sam.builder` may name code outside ml_backend and
+    the cache's budget; checking the rest of `config` against it is the caller's (`load_config(policy=...)`).
     Raises `ModelLoadError` naming the setting and path when a model cannot be loaded.
     """
     cache = process_cache if cache is None else cache
-    context = LoadContext(select_placement(config.device), config.allow_network)
+    policy = ModelPolicy() if policy is None else policy
+    cache.apply(policy)
+    context = load_context(config, policy)
     models, settings = config.models, config.pipeline
     tree = default_av_tree()
     tagger = cache.get("clap", models.clap, context)

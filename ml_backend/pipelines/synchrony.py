@@ -30,19 +30,41 @@ that Sound", CVPR 2005, reduced to what 1 fps frames allow):
 
 Each remaining component is an `Instance` labelled "sounding object" with score a_k · (1 + ρ)/2
 (ρ the region's correlation, 0 when undefined) and provenance `{"method": "synchrony-baseline", ...}`.
+
+Features kept for reuse (`ClipProposal.features`, `FrameInstances.embedding`; the baseline has no learned
+embedding): per audio window `audio_features` (its level and 16 mel-spaced band energies, dB) and per frame
+`colour_layout` (the mean RGB of a 4×4 grid of cells, in [0, 1]).
+
+Bounded memory (`propose_source`): the clip is read through a `ClipSource`, never whole. Pass 1 reads the frames
+in chunks of `chunk_frames` (plus each one's reference picture) and keeps the candidate objects of audible frames
+as RLE masks with their colour and motion; pass 2 (only when the audio varies) follows at most `track_group`
+candidates at a time through the clip, once forwards and once backwards, one frame (and its reference) at a
+time; pass 3 hands out each frame's instances in frame order. Peak memory: about `chunk_frames` frames and change
+maps, plus the candidates (RLE, the size of the results) and `track_group` × T motion values. The results are
+those of the whole-clip computation, whatever `chunk_frames` and `track_group`.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import warnings
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 from scipy import ndimage
 
-from ml_backend.types import ClipMedia, ClipProposal, FrameInstances, Instance
+from ml_backend.media.source import ClipSource, FrameReader, chunks
+from ml_backend.types import AudioTags, ClipFeatures, ClipMedia, ClipProposal, FrameInstances, Instance
 
 METHOD = "synchrony-baseline"
 LABEL = "sounding object"
+DEFAULT_CHUNK_FRAMES = 16  # frames read at once in pass 1
+TRACK_GROUP = 64  # candidates followed through the clip together in pass 2
+AUDIO_BANDS = 16  # mel-spaced bands of `audio_features`
+COLOUR_GRID = 4  # cells per side of `colour_layout`
+AUDIO_KIND = "baseline-bands"  # `ClipFeatures.audio_embedding`: `audio_features` (T×(1 + AUDIO_BANDS))
+VISUAL_KIND = "baseline-colour-grid"  # `FrameInstances.embedding`: `colour_layout` (COLOUR_GRID² × 3,)
 
 
 @dataclass
@@ -71,30 +93,139 @@ def _disk(radius: int) -> np.ndarray:
     return x * x + y * y <= r * r
 
 
-def window_levels_db(clip: ClipMedia) -> np.ndarray:
-    """(T,) RMS level in dBFS of each frame's audio window (−200 for digital silence)."""
+def _as_source(clip: ClipMedia | ClipSource) -> ClipSource:
+    return clip if isinstance(clip, ClipSource) else ClipSource.from_media(clip)
+
+
+def window_levels_db(clip: ClipMedia | ClipSource) -> np.ndarray:
+    """(T,) RMS level in dBFS of each frame's audio window (−200 for digital silence), one window read at a time."""
+    source = _as_source(clip)
     levels = []
-    for k in range(clip.num_frames):
-        window = clip.audio_window(k).astype(np.float64)
+    for k in range(source.num_frames):
+        window = source.audio_window(k).astype(np.float64)
         rms = float(np.sqrt(np.mean(window * window))) if window.size else 0.0
         levels.append(20 * np.log10(rms) if rms > 1e-10 else -200.0)
     return np.array(levels)
+
+
+def audio_features(clip: ClipMedia | ClipSource, *, bands: int = AUDIO_BANDS) -> np.ndarray:
+    """T×(1 + bands) float32, one row per frame's audio window, read one at a time: the window's RMS level in dBFS
+    (as `window_levels_db`), then its energy in `bands` bands spaced evenly on the mel scale from 50 Hz to the
+    Nyquist frequency: 10·log10 of the mean power of the Hann-windowed spectrum over the band's bins (the bin
+    nearest the band's centre when it holds none), floor −200 dB."""
+    source = _as_source(clip)
+    rate = float(source.sample_rate)
+    mel_edges = np.linspace(_mel(50.0), _mel(rate / 2), bands + 1)
+    edges = 700.0 * (10 ** (mel_edges / 2595.0) - 1.0)
+    rows = np.full((source.num_frames, 1 + bands), -200.0, dtype=np.float32)
+    for k in range(source.num_frames):
+        window = source.audio_window(k).astype(np.float64)
+        if not window.size:
+            continue
+        rms = float(np.sqrt(np.mean(window * window)))
+        rows[k, 0] = 20 * np.log10(rms) if rms > 1e-10 else -200.0
+        power = np.abs(np.fft.rfft(window * np.hanning(window.size))) ** 2 / window.size
+        freqs = np.fft.rfftfreq(window.size, 1.0 / rate)
+        for b in range(bands):
+            inside = (freqs >= edges[b]) & (freqs < edges[b + 1])
+            value = (
+                power[inside].mean()
+                if inside.any()
+                else power[np.argmin(np.abs(freqs - (edges[b] + edges[b + 1]) / 2))]
+            )
+            rows[k, 1 + b] = 10 * np.log10(value) if value > 1e-20 else -200.0
+    return rows
+
+
+def _mel(hz: float) -> float:
+    return 2595.0 * float(np.log10(1.0 + hz / 700.0))
+
+
+def colour_layout(frame: np.ndarray, *, grid: int = COLOUR_GRID) -> np.ndarray:
+    """(grid² · 3,) float32 in [0, 1]: the mean RGB of each cell of a grid×grid split of the H×W×3 uint8 frame, rows
+    of cells top to bottom, cells left to right, then R, G, B."""
+    cells = [
+        part.reshape(-1, 3).mean(axis=0)
+        for band in np.array_split(frame, grid, axis=0)
+        for part in np.array_split(band, grid, axis=1)
+    ]
+    return (np.stack(cells).reshape(-1) / 255.0).astype(np.float32)
+
+
+class CompactMask:
+    """An H×W bool mask kept as COCO RLE (bytes): what is held per candidate object between passes."""
+
+    __slots__ = ("rle",)
+
+    def __init__(self, mask: np.ndarray) -> None:
+        from pycocotools import mask as coco_mask
+
+        self.rle = coco_mask.encode(np.asfortranarray(mask.astype(np.uint8)))
+
+    def decode(self) -> np.ndarray:
+        from pycocotools import mask as coco_mask
+
+        with warnings.catch_warnings():  # pycocotools 2.0.11 calls np.array(copy=False) internally under numpy 2
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return np.ascontiguousarray(coco_mask.decode(self.rle).astype(bool))
+
+
+@dataclass
+class _Candidate:
+    """An object found on an audible frame (pass 1), before the synchrony test."""
+
+    position: int
+    mask: CompactMask
+    colour: np.ndarray  # (3,) float32 median RGB of the object
+    motion: float  # mean change D_k over the object on its own frame
+    area: int
+    box: list[int]
+    rho: float | None = field(default=None)
+
+
+class _Frames:
+    """Reads frames through a small LRU cache (a change map needs a frame and its reference)."""
+
+    def __init__(self, reader: FrameReader, capacity: int) -> None:
+        self.reader = reader
+        self.capacity = max(2, capacity)
+        self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
+
+    def read(self, position: int) -> np.ndarray:
+        if position in self._cache:
+            self._cache.move_to_end(position)
+            return self._cache[position]
+        frame = self.reader.read(position)
+        self._cache[position] = frame
+        while len(self._cache) > self.capacity:
+            self._cache.popitem(last=False)
+        return frame
+
+    def clear(self) -> None:
+        self._cache.clear()
+
+
+Reference = tuple[bool, int, float]  # (from the context frames?, position there, time in seconds)
 
 
 class SynchronyProposer:
     """Weight-free baseline: masks where the picture changes in step with the audio energy (see module doc).
 
     `propose(clip)` needs only the clip's kept frames (T×H×W×3) and audio; `context` may add frames at a
-    finer rate (their `timestamps` in clip seconds) to measure motion inside each window.
+    finer rate (their `timestamps` in clip seconds) to measure motion inside each window. `propose_source`
+    does the same reading the clip frame by frame (bounded memory).
     """
 
     name = METHOD
 
-    def __init__(self, config: SynchronyConfig | None = None) -> None:
+    def __init__(self, config: SynchronyConfig | None = None, *, track_group: int = TRACK_GROUP) -> None:
         self.config = config or SynchronyConfig()
+        if track_group < 1:
+            raise ValueError(f"track_group must be at least 1, got {track_group}")
+        self.track_group = track_group
 
     # ------------------------------------------------------------------------------------------ audio
-    def activity(self, clip: ClipMedia) -> tuple[np.ndarray, np.ndarray]:
+    def activity(self, clip: ClipMedia | ClipSource) -> tuple[np.ndarray, np.ndarray]:
         """(levels_db (T,), activity (T,) in [0, 1], 0 for silent windows)."""
         cfg = self.config
         levels = window_levels_db(clip)
@@ -106,34 +237,31 @@ class SynchronyProposer:
         return levels, activity
 
     # ------------------------------------------------------------------------------------------ vision
-    def _references(self, clip: ClipMedia, context: ClipMedia | None) -> tuple[list[np.ndarray], list[float]]:
-        frames = clip.frames
-        refs: list[np.ndarray] = []
-        times: list[float] = []
-        for k in range(clip.num_frames):
+    def _references(self, source: ClipSource, context: ClipSource | None) -> list[Reference]:
+        """Per position k: the picture D_k is measured against (see the module doc, step 2)."""
+        refs: list[Reference] = []
+        times = source.timestamps
+        use_context = context is not None and context.num_frames > 0 and context.size == source.size
+        for k in range(source.num_frames):
             ref_index = k - 1 if k > 0 else 1
-            ref, ref_time = frames[ref_index], float(clip.timestamps[ref_index])
-            if context is not None and context.num_frames:
-                target = float(clip.timestamps[k]) - self.config.reference_lag
+            ref: Reference = (False, ref_index, float(times[ref_index]))
+            if use_context:
+                assert context is not None
+                target = float(times[k]) - self.config.reference_lag
                 earlier = np.flatnonzero(context.timestamps <= target + 1e-6)
-                if earlier.size and context.frames.shape[1:3] == frames.shape[1:3]:
+                if earlier.size:
                     j = int(earlier[-1])
-                    if context.timestamps[j] > float(clip.timestamps[k]) - 2.0 / clip.fps:
-                        ref, ref_time = context.frames[j], float(context.timestamps[j])
+                    if context.timestamps[j] > float(times[k]) - 2.0 / source.fps:
+                        ref = (True, j, float(context.timestamps[j]))
             refs.append(ref)
-            times.append(ref_time)
-        return refs, times
+        return refs
 
-    def change_maps(self, clip: ClipMedia, context: ClipMedia | None = None) -> tuple[np.ndarray, list[float]]:
-        """(T×H×W float32 change D_k in 0–255, reference time of each frame in seconds)."""
-        refs, times = self._references(clip, context)
-        maps = []
-        for frame, ref in zip(clip.frames, refs, strict=True):
-            diff = np.abs(frame.astype(np.int16) - ref.astype(np.int16)).max(axis=-1).astype(np.float32)
-            if self.config.smooth_sigma > 0:
-                diff = ndimage.gaussian_filter(diff, self.config.smooth_sigma)
-            maps.append(diff)
-        return np.stack(maps), times
+    def change_map(self, frame: np.ndarray, reference: np.ndarray) -> np.ndarray:
+        """H×W float32 change D in 0–255: Gaussian-smoothed max over RGB of |frame − reference|."""
+        diff = np.abs(frame.astype(np.int16) - reference.astype(np.int16)).max(axis=-1).astype(np.float32)
+        if self.config.smooth_sigma > 0:
+            diff = ndimage.gaussian_filter(diff, self.config.smooth_sigma)
+        return diff
 
     def _regions(self, moving: np.ndarray) -> tuple[np.ndarray, int]:
         cfg = self.config
@@ -160,30 +288,6 @@ class SynchronyProposer:
             pixels = ndimage.binary_opening(pixels, structure=_disk(cfg.open_radius))
         return pixels
 
-    def object_motion(self, frames: np.ndarray, changes: np.ndarray, mask: np.ndarray, frame_index: int) -> np.ndarray:
-        """(T,) how much the object `mask` of frame `frame_index` moves in each window: mean change D_j over it.
-
-        A crude colour tracker follows it: in frame j (stepping away from `frame_index`) the object is the
-        pixels with its median colour (within `color_threshold`) less than `max_step` · max(H, W) from where
-        it was in the previous step; where none are found it is taken not to have moved (D_j = 0 there).
-        """
-        cfg = self.config
-        colour = np.median(frames[frame_index][mask].astype(np.float32), axis=0)
-        max_step = cfg.max_step * max(mask.shape)
-        series = np.zeros(len(frames))
-        series[frame_index] = float(changes[frame_index][mask].mean())
-        for step in (-1, 1):
-            previous = mask
-            j = frame_index + step
-            while 0 <= j < len(frames):
-                near = np.linalg.norm(frames[j].astype(np.float32) - colour, axis=-1) < cfg.color_threshold
-                near &= ndimage.distance_transform_edt(~previous) <= max_step
-                if near.any():
-                    series[j] = float(changes[j][near].mean())
-                    previous = near
-                j += step
-        return series
-
     def synchrony(self, series: np.ndarray, audible: np.ndarray) -> float:
         """Correlation of a motion series with the audible (1) / silent (0) windows, in [−1, 1].
 
@@ -200,65 +304,193 @@ class SynchronyProposer:
 
     # ------------------------------------------------------------------------------------------ propose
     def propose(self, clip: ClipMedia, *, context: ClipMedia | None = None) -> ClipProposal:
-        """Per-frame instances of sounding regions. Raises ValueError for a clip without audio."""
-        if not clip.has_audio:
+        """Per-frame instances of sounding regions of a decoded clip. Raises ValueError for a clip without audio."""
+        return self.propose_source(
+            ClipSource.from_media(clip),
+            context=ClipSource.from_media(context) if context is not None else None,
+            chunk_frames=max(1, clip.num_frames),
+        )
+
+    def propose_source(
+        self,
+        source: ClipSource,
+        *,
+        context: ClipSource | None = None,
+        emit: Callable[[FrameInstances], None] | None = None,
+        chunk_frames: int = DEFAULT_CHUNK_FRAMES,
+    ) -> ClipProposal:
+        """Per-frame instances of sounding regions, reading `source` in chunks of `chunk_frames` frames.
+
+        With `emit`, each frame's `FrameInstances` goes to it, in frame order, and the returned proposal's `frames`
+        is empty; without, they are returned. Raises ValueError for a clip without audio.
+        """
+        if chunk_frames < 1:
+            raise ValueError(f"chunk_frames must be at least 1, got {chunk_frames}")
+        if not source.has_audio:
             raise ValueError(
-                f"{clip.source or 'clip'} has no audio track: the synchrony baseline localises sound by its "
+                f"{source.source or 'clip'} has no audio track: the synchrony baseline localises sound by its "
                 "timing and cannot run without audio"
             )
+        collected: list[FrameInstances] = []
+        out = emit or collected.append
         cfg = self.config
-        levels, activity = self.activity(clip)
+        levels, activity = self.activity(source)
         meta = {"config": asdict(cfg), "levels_db": [round(float(v), 2) for v in levels]}
-        if clip.num_frames < 2:
+        features = ClipFeatures(
+            audio_tags=[AudioTags(int(index), []) for index in source.frames.indexes],
+            audio_embedding=audio_features(source),
+            audio_kind=AUDIO_KIND,
+            visual_kind=VISUAL_KIND,
+        )
+        if source.num_frames < 2:
             meta["note"] = "a single frame carries no change over time: no proposals"
-            return ClipProposal(frames=[FrameInstances(0, [])], model=METHOD, meta=meta)
-        changes, ref_times = self.change_maps(clip, context)
-        h, w = clip.size
-        min_area = cfg.min_area_fraction * h * w
+            if source.num_frames:
+                layout = colour_layout(source.frames.read(0))
+                out(FrameInstances(int(source.frames.indexes[0]), [], embedding=layout))
+            else:
+                out(FrameInstances(0, []))
+            return ClipProposal(frames=collected, model=METHOD, meta=meta, features=features)
+        refs = self._references(source, context)
+        frames = _Frames(source.frames, chunk_frames + 1)  # a chunk and the reference of its first frame
+        context_frames = _Frames(context.frames, 2) if context is not None else None
+
+        def change(position: int) -> np.ndarray:
+            from_context, ref_position, _ = refs[position]
+            reader = context_frames if from_context else frames
+            assert reader is not None
+            return self.change_map(frames.read(position), reader.read(ref_position))
+
         audible = (activity > 0).astype(np.float64)
         # D_k measures motion inside window k only when its reference picture comes earlier (not for frame 0
         # compared with frame 1): only those windows enter the correlation.
-        timed = np.array([ref < t for ref, t in zip(ref_times, clip.timestamps, strict=True)])
-        audio_varies = 0 < audible[timed].sum() < timed.sum()
-        frames: list[FrameInstances] = []
-        for k in range(clip.num_frames):
-            instances: list[Instance] = []
-            if activity[k] > 0:
-                labels, n = self._regions(changes[k] > cfg.motion_threshold)
+        timed = np.array([ref[2] < t for ref, t in zip(refs, source.timestamps, strict=True)])
+        audio_varies = bool(0 < audible[timed].sum() < timed.sum())
+
+        layouts = np.zeros((source.num_frames, 3 * COLOUR_GRID * COLOUR_GRID), dtype=np.float32)
+        candidates = self._candidates(source, frames, change, activity, chunk_frames, layouts)
+        frames.clear()
+        if audio_varies:
+            for start in range(0, len(candidates), self.track_group):
+                group = candidates[start : start + self.track_group]
+                series = self._track(group, frames, change, source.num_frames)
+                for candidate, motion in zip(group, series, strict=True):
+                    candidate.rho = self.synchrony(motion[timed], audible[timed])
+                frames.clear()
+
+        by_position: dict[int, list[_Candidate]] = {}
+        for candidate in candidates:
+            by_position.setdefault(candidate.position, []).append(candidate)
+        for k in range(source.num_frames):
+            instances = [
+                self._instance(c, levels[k], activity[k], refs[k][2])
+                for c in by_position.pop(k, [])
+                if c.rho is None or c.rho >= cfg.min_synchrony
+            ]
+            out(FrameInstances(frame_index=int(source.frames.indexes[k]), instances=instances, embedding=layouts[k]))
+        return ClipProposal(frames=collected, model=METHOD, meta=meta, features=features)
+
+    def _candidates(
+        self,
+        source: ClipSource,
+        frames: _Frames,
+        change: Callable[[int], np.ndarray],
+        activity: np.ndarray,
+        chunk_frames: int,
+        layouts: np.ndarray,
+    ) -> list[_Candidate]:
+        """Pass 1: the objects of every audible frame (module doc, steps 3–4), a chunk of frames at a time; the
+        `colour_layout` of every frame goes into `layouts` (T×C)."""
+        cfg = self.config
+        h, w = source.size
+        min_area = cfg.min_area_fraction * h * w
+        candidates: list[_Candidate] = []
+        for chunk in chunks(source.num_frames, chunk_frames):
+            audible = [k for k in chunk if activity[k] > 0]
+            for k in chunk:  # a silent frame is read for its layout only, past the cache (not needed again)
+                if activity[k] <= 0:
+                    layouts[k] = colour_layout(frames.reader.read(k))
+            for k in audible:
+                frames.read(k)
+            for k in audible:
+                frame = frames.read(k)
+                layouts[k] = colour_layout(frame)
+                changes = change(k)
+                labels, n = self._regions(changes > cfg.motion_threshold)
                 for index in range(1, n + 1):
                     region = labels == index
                     if not region.any():
                         continue
-                    parts, m = ndimage.label(self._object_pixels(clip.frames[k], region))
+                    parts, m = ndimage.label(self._object_pixels(frame, region))
                     for part in range(1, m + 1):
                         mask = parts == part
                         area = int(mask.sum())
                         if area < min_area:
                             continue
-                        series = self.object_motion(clip.frames, changes, mask, k)
-                        rho = self.synchrony(series[timed], audible[timed]) if audio_varies else None
-                        if rho is not None and rho < cfg.min_synchrony:
-                            continue
                         ys, xs = np.nonzero(mask)
-                        instances.append(
-                            Instance(
-                                mask=mask,
-                                label=LABEL,
-                                score=float(activity[k] * (1.0 + (rho or 0.0)) / 2.0),
-                                provenance={
-                                    "method": METHOD,
-                                    "audio_level_db": round(float(levels[k]), 2),
-                                    "activity": round(float(activity[k]), 4),
-                                    "synchrony": None if rho is None else round(rho, 4),
-                                    "motion": round(float(changes[k][mask].mean()), 2),
-                                    "reference_time": round(ref_times[k], 4),
-                                    "box": [int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1],
-                                    "area": area,
-                                },
+                        candidates.append(
+                            _Candidate(
+                                position=k,
+                                mask=CompactMask(mask),
+                                colour=np.median(frame[mask].astype(np.float32), axis=0),
+                                motion=float(changes[mask].mean()),
+                                area=area,
+                                box=[int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1],
                             )
                         )
-            frames.append(FrameInstances(frame_index=k, instances=instances))
-        return ClipProposal(frames=frames, model=METHOD, meta=meta)
+            frame = changes = None  # nothing of this chunk is held (beyond the cache) while the next one is read
+        return candidates
+
+    def _track(
+        self, group: Sequence[_Candidate], frames: _Frames, change: Callable[[int], np.ndarray], total: int
+    ) -> np.ndarray:
+        """Pass 2: len(group)×T motion series, each object followed from its frame to both ends of the clip.
+
+        A crude colour tracker: in frame j (stepping away from the object's frame) the object is the pixels with
+        its median colour (within `color_threshold`) less than `max_step` · max(H, W) from where it was in the
+        previous step; where none are found it is taken not to have moved (D_j = 0 there). Frames are read once
+        per direction for the whole group; each object's previous position is kept as RLE.
+        """
+        cfg = self.config
+        series = np.zeros((len(group), total))
+        for i, candidate in enumerate(group):
+            series[i, candidate.position] = candidate.motion
+        for step in (1, -1):
+            previous: dict[int, CompactMask] = {}
+            order = range(total) if step == 1 else range(total - 1, -1, -1)
+            for j in order:
+                active = [i for i, c in enumerate(group) if (c.position - j) * step < 0]
+                if not active:
+                    continue
+                frame = frames.read(j).astype(np.float32)
+                changes = change(j)
+                for i in active:
+                    candidate = group[i]
+                    last = previous.get(i, candidate.mask).decode()
+                    max_step = cfg.max_step * max(last.shape)
+                    near = np.linalg.norm(frame - candidate.colour, axis=-1) < cfg.color_threshold
+                    near &= ndimage.distance_transform_edt(~last) <= max_step
+                    if near.any():
+                        series[i, j] = float(changes[near].mean())
+                        previous[i] = CompactMask(near)
+        return series
+
+    def _instance(self, candidate: _Candidate, level: float, activity: float, reference_time: float) -> Instance:
+        rho = candidate.rho
+        return Instance(
+            mask=candidate.mask.decode(),
+            label=LABEL,
+            score=float(activity * (1.0 + (rho or 0.0)) / 2.0),
+            provenance={
+                "method": METHOD,
+                "audio_level_db": round(float(level), 2),
+                "activity": round(float(activity), 4),
+                "synchrony": None if rho is None else round(rho, 4),
+                "motion": round(candidate.motion, 2),
+                "reference_time": round(reference_time, 4),
+                "box": candidate.box,
+                "area": candidate.area,
+            },
+        )
 
 
 def proposal_probabilities(proposal: ClipProposal, *, size: tuple[int, int]) -> np.ndarray:

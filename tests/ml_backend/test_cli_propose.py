@@ -76,3 +76,22 @@ def test_an_unreadable_file_and_an_invalid_configuration_are_one_line_errors(vid
     assert main(["propose", str(videos["clip"]), "--config", str(bad), "--out", str(tmp_path / "b")]) == 2
     (line,) = error_lines(capsys.readouterr().err)
     assert line.startswith(f"error: {bad}: not valid JSON")
+
+
+def test_videos_are_proposed_in_chunks_with_the_same_output_and_no_files_left(videos, tmp_path, monkeypatch):
+    import tempfile
+
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spool))  # where decoded frames are spooled
+    outputs = {}
+    for chunk in ("1", "16"):
+        out = tmp_path / f"out{chunk}"
+        assert main(["propose", str(videos["clip"]), "--out", str(out), "--chunk-frames", chunk]) == 0
+        outputs[chunk] = (
+            json.loads((out / "clip.json").read_text())["frames"],
+            [np.asarray(Image.open(out / "clip" / f"clip_{k}.png")).tolist() for k in (1, 2, 3)],
+        )
+    assert outputs["1"] == outputs["16"]
+    assert list(spool.iterdir()) == []  # the decoded frames were removed
+    assert main(["propose", str(videos["clip"]), "--out", str(tmp_path / "x"), "--chunk-frames", "0"]) == 2
