@@ -27,10 +27,12 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import wave
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image
@@ -149,11 +151,19 @@ def read_wav(path: str | Path) -> tuple[np.ndarray, int]:
     return data, rate
 
 
-def write_binary_mask(path: str | Path, mask: np.ndarray) -> None:
-    """Write an H×W bool mask as an 8-bit grayscale PNG with values 0/255."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(np.where(mask, 255, 0).astype(np.uint8), mode="L").save(path)
+def _save_png(image: Image.Image, target: str | Path | BinaryIO) -> None:
+    """Save `image` as PNG at a path (its folder created) or into a writable binary file object."""
+    if isinstance(target, str | os.PathLike):
+        path = Path(target)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        image.save(path, format="PNG")
+    else:
+        image.save(target, format="PNG")
+
+
+def write_binary_mask(path: str | Path | BinaryIO, mask: np.ndarray) -> None:
+    """Write an H×W bool mask as an 8-bit grayscale PNG with values 0/255 (to a path or a binary file object)."""
+    _save_png(Image.fromarray(np.where(mask, 255, 0).astype(np.uint8), mode="L"), path)
 
 
 def read_binary_mask(path: str | Path) -> np.ndarray:
@@ -162,11 +172,10 @@ def read_binary_mask(path: str | Path) -> np.ndarray:
         return np.asarray(im.convert("L")) > 127
 
 
-def write_color_mask(path: str | Path, labels: np.ndarray) -> None:
-    """Write H×W label indices as an RGB PNG coloured with the VOC palette (index 0 black)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(voc_palette(256)[labels.astype(np.uint8)], mode="RGB").save(path)
+def write_color_mask(path: str | Path | BinaryIO, labels: np.ndarray) -> None:
+    """Write H×W label indices as an RGB PNG coloured with the VOC palette (index 0 black), to a path or a
+    binary file object."""
+    _save_png(Image.fromarray(voc_palette(256)[labels.astype(np.uint8)], mode="RGB"), path)
 
 
 def colors_to_labels(rgb: np.ndarray, *, num_classes: int = NUM_AVSS_CLASSES, source: str = "") -> np.ndarray:
@@ -409,18 +418,29 @@ def load_clip_media(record: ClipRecord, *, fps: float = 1.0) -> ClipMedia:
     )
 
 
-def read_ground_truth(record: ClipRecord) -> np.ndarray:
-    """Ground truth of the labelled frames: T'×H×W bool (S4, MS3) or T'×H×W int64 labels (AVSS)."""
+def iter_ground_truth(record: ClipRecord) -> Iterator[np.ndarray]:
+    """Ground truth of the labelled frames one at a time, in frame order: H×W bool (S4, MS3) or H×W int64
+    labels (AVSS). Every mask file is checked to exist before the first is read; a mask whose size differs
+    from the first one's is a DatasetError."""
     paths = [p for p in record.mask_paths if p is not None]
     missing = [p for p in paths if not p.is_file()]
     if missing:
         raise DatasetError(f"clip {record.vid}: ground-truth mask(s) missing: {', '.join(map(str, missing[:3]))}")
     reader = read_color_mask if record.protocol == "avss" else read_binary_mask
-    masks = [reader(p) for p in paths]
-    shapes = {m.shape for m in masks}
-    if len(shapes) > 1:
-        raise DatasetError(f"clip {record.vid}: ground-truth masks have different sizes {sorted(shapes)}")
-    return np.stack(masks)
+    first: tuple[int, ...] | None = None
+    for path in paths:
+        mask = reader(path)
+        first = mask.shape if first is None else first
+        if mask.shape != first:
+            raise DatasetError(
+                f"clip {record.vid}: ground-truth masks have different sizes {sorted({first, mask.shape})}"
+            )
+        yield mask
+
+
+def read_ground_truth(record: ClipRecord) -> np.ndarray:
+    """Ground truth of the labelled frames: T'×H×W bool (S4, MS3) or T'×H×W int64 labels (AVSS)."""
+    return np.stack(list(iter_ground_truth(record)))
 
 
 # ---------------------------------------------------------------------------------------------- predictions
@@ -465,7 +485,11 @@ def prediction_paths(pred_dir: str | Path, records: list[ClipRecord]) -> dict[tu
         total = sum(len(r.labelled_frames) for r in records)
         shown = "\n  ".join(missing[:5])
         more = f"\n  ... and {len(missing) - 5} more" if len(missing) > 5 else ""
-        layout = {"s4": "{category}/{vid}/{vid}_{k} (or {vid}/{vid}_{k})", "ms3": "{vid}/{vid}_{k}", "avss": "{label}/{uid}/labels_rgb/{i}"}
+        layout = {
+            "s4": "{category}/{vid}/{vid}_{k} (or {vid}/{vid}_{k})",
+            "ms3": "{vid}/{vid}_{k}",
+            "avss": "{label}/{uid}/labels_rgb/{i}",
+        }
         raise DatasetError(
             f"{len(missing)} of {total} prediction files are missing in {pred_dir} (expected "
             f"{layout[records[0].protocol]}.npy|png, mirroring the ground-truth masks):\n  {shown}{more}"

@@ -21,6 +21,12 @@ probability) and `gt` T×H×W bool, one row per *labelled* frame.
 
 Semantic protocol (AVSS) — inputs per clip: `pred` and `gt` T×H×W integer label maps over
 `num_classes` indices (71: background 0 + 70 classes), see `SemanticEvaluator`.
+
+Streaming: both evaluators also take a clip frame by frame (`add_frame(...)` for each labelled frame, then
+`end_clip()`), keeping per-frame statistics only (counts, one IoU, one F curve summed per batch) instead of
+T×H×W arrays; binary predictions may be bool masks (hard masks, probability 0 or 1) and label maps any
+integer dtype (uint8 suffices for up to 256 classes). The figures are bit-identical to stacking the frames
+and calling `add_clip`: sums run in the order numpy's row reductions use.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ IOU_EPS = 1e-7  # added to the binary IoU denominator (official `mask_iou`)
 PR_EPS = 1e-20  # added to precision / recall denominators (official `_eval_pr`)
 SEMANTIC_EPS = 2.220446049250313e-16  # added to the per-class union (official AVSS `_batch_miou_fscore`)
 BINARY_THRESHOLD = 0.5  # P = prob > 0.5
+PIXEL_BLOCK = 1 << 20  # pixels per histogram pass: bounds a frame's int64 temporaries (8 MiB)
 
 
 def f_measure(precision: np.ndarray | float, recall: np.ndarray | float, *, beta2: float = BETA2) -> np.ndarray:
@@ -54,7 +61,95 @@ def _check_binary(prob: np.ndarray, gt: np.ndarray) -> tuple[np.ndarray, np.ndar
         prob, gt = prob[None], gt[None]
     if prob.ndim != 3 or prob.shape != gt.shape:
         raise ValueError(f"expected prob and gt of the same shape T×H×W, got {prob.shape} and {gt.shape}")
-    return prob, gt.astype(bool)
+    return prob, gt.astype(bool, copy=False)
+
+
+def _check_probabilities(prob: np.ndarray) -> np.ndarray:
+    """`prob` as float32 (bool stays bool: a hard mask); ValueError unless finite and in [0, 1]."""
+    if prob.dtype == bool:
+        return prob
+    prob = prob.astype(np.float32, copy=False)
+    if prob.size and (not np.all(np.isfinite(prob)) or prob.min() < 0.0 or prob.max() > 1.0):
+        raise ValueError("probabilities must be finite and in [0, 1]")
+    return prob
+
+
+@dataclass
+class BinaryFrame:
+    """One labelled frame's binary statistics (everything the evaluator keeps of it).
+
+    iou: the official frame IoU. curve: (num_thresholds,) float64 F over the thresholds. valid: G non-empty
+    (frames with empty G are skipped by the official F and by F at 0.5). tp, fp, fn: pixel counts of
+    P = prob > 0.5 against G.
+    """
+
+    iou: float
+    curve: np.ndarray
+    valid: bool
+    tp: int
+    fp: int
+    fn: int
+
+
+def binary_frame(
+    prob: np.ndarray,
+    gt: np.ndarray,
+    *,
+    thresholds: np.ndarray | None = None,
+    beta2: float = BETA2,
+    eps: float = IOU_EPS,
+) -> BinaryFrame:
+    """Statistics of one frame: prob H×W float in [0, 1] (float32 precision) or bool, gt H×W bool.
+
+    The F curve comes from one histogram of the pixels over the thresholds (in blocks of `PIXEL_BLOCK`
+    pixels) instead of `num` comparisons; a bool `prob` needs two counts only.
+    """
+    prob, gt = np.asarray(prob), np.asarray(gt).astype(bool, copy=False)
+    if prob.ndim != 2 or prob.shape != gt.shape:
+        raise ValueError(f"expected prob and gt of the same shape H×W, got {prob.shape} and {gt.shape}")
+    thresholds = fscore_thresholds() if thresholds is None else thresholds
+    size = thresholds.size + 1
+    n_gt = int(np.count_nonzero(gt))
+    hist_pred = np.zeros(size, dtype=np.int64)
+    hist_tp = np.zeros(size, dtype=np.int64)
+    if prob.dtype == bool:
+        pred = prob
+        # bin = number of thresholds ≤ prob, for prob 0 and 1
+        low, high = np.searchsorted(thresholds, np.array([0.0, 1.0], dtype=np.float32), side="right")
+        n_pred = int(np.count_nonzero(pred))
+        tp = int(np.count_nonzero(pred & gt))
+        hist_pred[low] += pred.size - n_pred
+        hist_pred[high] += n_pred
+        hist_tp[low] += n_gt - tp
+        hist_tp[high] += tp
+    else:
+        pred = prob > BINARY_THRESHOLD
+        n_pred = int(np.count_nonzero(pred))
+        tp = int(np.count_nonzero(pred & gt))
+        flat_prob, flat_gt = prob.reshape(-1), gt.reshape(-1)
+        for start in range(0, flat_prob.size, PIXEL_BLOCK):
+            block = flat_prob[start : start + PIXEL_BLOCK].astype(np.float32, copy=False)
+            bins = np.searchsorted(thresholds, block, side="right")
+            hist_pred += np.bincount(bins, minlength=size)
+            hist_tp += np.bincount(bins[flat_gt[start : start + PIXEL_BLOCK]], minlength=size)
+    if n_gt:
+        iou = np.float64(tp) / (np.float64(n_pred + n_gt - tp) + eps)
+    else:
+        iou = np.float64(pred.size - n_pred) / (np.float64(pred.size) + eps)
+    # count for threshold i = number of pixels with bin > i (reverse cumulative sum, shifted by one).
+    counted = np.cumsum(hist_pred[::-1])[::-1][1:].astype(np.float64)
+    hits = np.cumsum(hist_tp[::-1])[::-1][1:].astype(np.float64)
+    precision = hits / (counted + PR_EPS)
+    recall = hits / (np.float64(n_gt) + PR_EPS)
+    valid = n_gt > 0
+    return BinaryFrame(
+        iou=float(iou),
+        curve=f_measure(precision, recall, beta2=beta2),
+        valid=valid,
+        tp=tp if valid else 0,
+        fp=n_pred - tp if valid else 0,
+        fn=n_gt - tp if valid else 0,
+    )
 
 
 def frame_ious(prob: np.ndarray, gt: np.ndarray, *, eps: float = IOU_EPS) -> np.ndarray:
@@ -63,14 +158,8 @@ def frame_ious(prob: np.ndarray, gt: np.ndarray, *, eps: float = IOU_EPS) -> np.
     P = prob > 0.5. IoU = |P∩G| / (|P∪G| + eps); a frame with empty G scores |¬P| / (H·W + eps).
     """
     prob, gt = _check_binary(prob, gt)
-    pred = prob > BINARY_THRESHOLD
-    inter = np.logical_and(pred, gt).sum(axis=(1, 2)).astype(np.float64)
-    union = np.logical_or(pred, gt).sum(axis=(1, 2)).astype(np.float64)
-    empty = ~gt.any(axis=(1, 2))
-    if empty.any():
-        inter[empty] = (~pred[empty]).sum(axis=(1, 2))
-        union[empty] = gt.shape[1] * gt.shape[2]
-    return inter / (union + eps)
+    thresholds = fscore_thresholds()
+    return np.array([binary_frame(p, g, thresholds=thresholds, eps=eps).iou for p, g in zip(prob, gt, strict=True)])
 
 
 def fscore_thresholds(num: int = NUM_THRESHOLDS) -> np.ndarray:
@@ -85,27 +174,14 @@ def frame_fscore_curves(
 
     Row t is F over the thresholds (pixel predicted iff prob ≥ threshold) for frame t; `valid[t]` is
     False for frames with empty G, which the official code skips (their rows are meaningless zeros).
-    Vectorised with one histogram per frame instead of `num` comparisons.
+    One histogram per frame instead of `num` comparisons (see `binary_frame`).
     """
     prob, gt = _check_binary(prob, gt)
     thresholds = fscore_thresholds(num_thresholds)
-    n = prob.shape[0]
-    valid = gt.any(axis=(1, 2))
-    # bins[t, p] = number of thresholds ≤ prob → the pixel is predicted for threshold indices < bins.
-    bins = np.searchsorted(thresholds, prob.astype(np.float32).reshape(n, -1), side="right")
-    offsets = (np.arange(n) * (num_thresholds + 1))[:, None]
-    flat = (bins + offsets).ravel()
-    size = n * (num_thresholds + 1)
-    hist_pred = np.bincount(flat, minlength=size).reshape(n, num_thresholds + 1)
-    hist_tp = np.bincount(flat, weights=gt.reshape(n, -1).ravel().astype(np.float64), minlength=size)
-    hist_tp = hist_tp.reshape(n, num_thresholds + 1)
-    # count for threshold i = number of pixels with bin > i (reverse cumulative sum, shifted by one).
-    n_pred = np.cumsum(hist_pred[:, ::-1], axis=1)[:, ::-1][:, 1:].astype(np.float64)
-    tp = np.cumsum(hist_tp[:, ::-1], axis=1)[:, ::-1][:, 1:]
-    n_pos = gt.reshape(n, -1).sum(axis=1).astype(np.float64)[:, None]
-    precision = tp / (n_pred + PR_EPS)
-    recall = tp / (n_pos + PR_EPS)
-    return f_measure(precision, recall, beta2=beta2), valid
+    frames = [binary_frame(p, g, thresholds=thresholds, beta2=beta2) for p, g in zip(prob, gt, strict=True)]
+    if not frames:
+        return np.zeros((0, num_thresholds)), np.zeros(0, dtype=bool)
+    return np.stack([f.curve for f in frames]), np.array([f.valid for f in frames])
 
 
 def batch_fscore(curves: np.ndarray, valid: np.ndarray) -> float:
@@ -113,6 +189,30 @@ def batch_fscore(curves: np.ndarray, valid: np.ndarray) -> float:
     if not np.any(valid):
         return 0.0
     return float(curves[np.asarray(valid)].mean(axis=0).max())
+
+
+class RowSum:
+    """The sum of equal-length float64 rows added one at a time, equal bit for bit to stacking them into an
+    N×K array and calling `.sum(axis=0)`: numpy adds the rows of such an array in order when K ≥ 2, which a
+    running sum repeats; for K = 1 it sums pairwise, so single-value rows are kept and summed at the end."""
+
+    def __init__(self, width: int) -> None:
+        self.width = width
+        self.count = 0
+        self._sum = np.zeros(width)
+        self._kept: list[np.ndarray] = []
+
+    def add(self, row: np.ndarray) -> None:
+        if self.width == 1:
+            self._kept.append(np.asarray(row, dtype=np.float64).reshape(1))
+        else:
+            self._sum += row
+        self.count += 1
+
+    def total(self) -> np.ndarray:
+        if self.width == 1 and self._kept:
+            return np.stack(self._kept).sum(axis=0)
+        return self._sum.copy()
 
 
 @dataclass
@@ -133,16 +233,19 @@ class BinaryReport:
         return asdict(self)
 
 
-@dataclass
 class _BinaryBatch:
-    ious: list[np.ndarray] = field(default_factory=list)
-    curves: list[np.ndarray] = field(default_factory=list)
-    valid: list[np.ndarray] = field(default_factory=list)
-    n_clips: int = 0
+    """One batch's frame IoUs (one float each) and the sum of its valid frames' F curves."""
+
+    def __init__(self, num_thresholds: int) -> None:
+        self.ious: list[float] = []
+        self.curves = RowSum(num_thresholds)
+        self.n_clips = 0
 
     def scores(self) -> tuple[float, float]:
-        ious = np.concatenate(self.ious)
-        return float(ious.mean()), batch_fscore(np.concatenate(self.curves), np.concatenate(self.valid))
+        miou = float(np.array(self.ious).mean())
+        if not self.curves.count:
+            return miou, 0.0
+        return miou, float((self.curves.total() / self.curves.count).max())
 
 
 class BinaryEvaluator:
@@ -152,6 +255,13 @@ class BinaryEvaluator:
     >>> for prob, gt in clips:  # prob T×H×W float in [0, 1], gt T×H×W bool (labelled frames only)
     ...     ev.add_clip(prob, gt)
     >>> report = ev.result()
+
+    Or frame by frame, holding one frame at a time (prob may be an H×W bool mask):
+
+    >>> for frames in clips:
+    ...     for prob, gt in frames:  # H×W each
+    ...         ev.add_frame(prob, gt)
+    ...     ev.end_clip()
     """
 
     def __init__(self, *, batch_clips: int = 4, num_thresholds: int = NUM_THRESHOLDS, beta2: float = BETA2) -> None:
@@ -160,38 +270,59 @@ class BinaryEvaluator:
         self.batch_clips = batch_clips
         self.num_thresholds = num_thresholds
         self.beta2 = beta2
+        self._thresholds = fscore_thresholds(num_thresholds)
         self._done: list[tuple[float, float]] = []
-        self._batch = _BinaryBatch()
+        self._batch = _BinaryBatch(num_thresholds)
         self._tp = self._fp = self._fn = 0
         self._n_frames = 0
         self._n_clips = 0
+        self._open_frames = 0  # frames added to the clip not ended yet
+
+    def add_frame(self, prob: np.ndarray, gt: np.ndarray) -> None:
+        """Add one labelled frame of the current clip: prob H×W float in [0, 1] or bool, gt H×W bool."""
+        prob, gt = np.asarray(prob), np.asarray(gt)
+        if prob.ndim != 2 or prob.shape != gt.shape:
+            raise ValueError(f"expected prob and gt of the same shape H×W, got {prob.shape} and {gt.shape}")
+        self._add(_check_probabilities(prob), gt.astype(bool, copy=False))
+
+    def _add(self, prob: np.ndarray, gt: np.ndarray) -> None:
+        frame = binary_frame(prob, gt, thresholds=self._thresholds, beta2=self.beta2)
+        self._batch.ious.append(frame.iou)
+        if frame.valid:
+            self._batch.curves.add(frame.curve)
+        self._tp += frame.tp
+        self._fp += frame.fp
+        self._fn += frame.fn
+        self._open_frames += 1
+
+    def end_clip(self) -> None:
+        """Close the current clip (it needs at least one frame); every `batch_clips` clips close a batch."""
+        if not self._open_frames:
+            raise ValueError("a clip needs at least one labelled frame")
+        self._n_frames += self._open_frames
+        self._open_frames = 0
+        self._n_clips += 1
+        self._batch.n_clips += 1
+        if self._batch.n_clips == self.batch_clips:
+            self._done.append(self._batch.scores())
+            self._batch = _BinaryBatch(self.num_thresholds)
 
     def add_clip(self, prob: np.ndarray, gt: np.ndarray) -> None:
-        """Add one clip: prob T×H×W float in [0, 1], gt T×H×W bool (T ≥ 1 labelled frames)."""
+        """Add one clip: prob T×H×W float in [0, 1] (or bool), gt T×H×W bool (T ≥ 1 labelled frames)."""
         prob, gt = _check_binary(prob, gt)
         if prob.shape[0] == 0:
             raise ValueError("a clip needs at least one labelled frame")
-        prob = prob.astype(np.float32, copy=False)
-        if not np.all(np.isfinite(prob)) or prob.min() < 0.0 or prob.max() > 1.0:
-            raise ValueError("probabilities must be finite and in [0, 1]")
-        self._batch.ious.append(frame_ious(prob, gt))
-        curves, valid = frame_fscore_curves(prob, gt, num_thresholds=self.num_thresholds, beta2=self.beta2)
-        self._batch.curves.append(curves)
-        self._batch.valid.append(valid)
-        self._batch.n_clips += 1
-        pred = prob[valid] > BINARY_THRESHOLD
-        g = gt[valid]
-        self._tp += int(np.logical_and(pred, g).sum())
-        self._fp += int(np.logical_and(pred, ~g).sum())
-        self._fn += int(np.logical_and(~pred, g).sum())
-        self._n_frames += prob.shape[0]
-        self._n_clips += 1
-        if self._batch.n_clips == self.batch_clips:
-            self._done.append(self._batch.scores())
-            self._batch = _BinaryBatch()
+        if self._open_frames:
+            raise ValueError("add_clip while a clip is open: call end_clip() first")
+        prob = _check_probabilities(prob)
+        for p, g in zip(prob, gt, strict=True):
+            self._add(p, g)
+        self.end_clip()
 
     def result(self) -> BinaryReport:
         """Scores over the clips added so far (a partial last batch counts as one batch)."""
+        if self._open_frames:
+            raise ValueError("a clip is still open: call end_clip() first")
         batches = list(self._done)
         if self._batch.n_clips:
             batches.append(self._batch.scores())
@@ -241,6 +372,31 @@ class SemanticReport:
         return data
 
 
+def _check_labels(name: str, labels: np.ndarray, num_classes: int) -> None:
+    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
+        raise ValueError(f"{name} labels must be in [0, {num_classes}), got [{labels.min()}, {labels.max()}]")
+
+
+def frame_confusion(pred: np.ndarray, gt: np.ndarray, *, num_classes: int) -> np.ndarray:
+    """One frame's confusion matrix: pred, gt H×W integer label maps → C×C int64, [g, p] = #pixels gt g, pred p.
+
+    Counted in blocks of `PIXEL_BLOCK` pixels, so the temporaries stay small whatever the frame size.
+    """
+    pred, gt = np.asarray(pred), np.asarray(gt)
+    if pred.ndim != 2 or pred.shape != gt.shape:
+        raise ValueError(f"expected pred and gt label maps of the same shape H×W, got {pred.shape} and {gt.shape}")
+    _check_labels("pred", pred, num_classes)
+    _check_labels("gt", gt, num_classes)
+    c2 = num_classes * num_classes
+    confusion = np.zeros(c2, dtype=np.int64)
+    flat_pred, flat_gt = pred.reshape(-1), gt.reshape(-1)
+    for start in range(0, flat_pred.size, PIXEL_BLOCK):
+        codes = flat_gt[start : start + PIXEL_BLOCK].astype(np.int64) * num_classes
+        codes += flat_pred[start : start + PIXEL_BLOCK]
+        confusion += np.bincount(codes, minlength=c2)
+    return confusion.reshape(num_classes, num_classes)
+
+
 def frame_confusions(pred: np.ndarray, gt: np.ndarray, *, num_classes: int) -> np.ndarray:
     """Per-frame confusion matrices: pred, gt T×H×W int → T×C×C int64, [t, g, p] = #pixels gt g, pred p."""
     pred = np.asarray(pred)
@@ -249,14 +405,11 @@ def frame_confusions(pred: np.ndarray, gt: np.ndarray, *, num_classes: int) -> n
         pred, gt = pred[None], gt[None]
     if pred.ndim != 3 or pred.shape != gt.shape:
         raise ValueError(f"expected pred and gt label maps of the same shape T×H×W, got {pred.shape} and {gt.shape}")
-    for name, labels in (("pred", pred), ("gt", gt)):
-        if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
-            raise ValueError(f"{name} labels must be in [0, {num_classes}), got [{labels.min()}, {labels.max()}]")
-    n = pred.shape[0]
-    c2 = num_classes * num_classes
-    codes = gt.reshape(n, -1).astype(np.int64) * num_classes + pred.reshape(n, -1).astype(np.int64)
-    codes += (np.arange(n, dtype=np.int64) * c2)[:, None]
-    return np.bincount(codes.ravel(), minlength=n * c2).reshape(n, num_classes, num_classes)
+    _check_labels("pred", pred, num_classes)
+    _check_labels("gt", gt, num_classes)
+    if not pred.shape[0]:
+        return np.zeros((0, num_classes, num_classes), dtype=np.int64)
+    return np.stack([frame_confusion(p, g, num_classes=num_classes) for p, g in zip(pred, gt, strict=True)])
 
 
 class SemanticEvaluator:
@@ -277,6 +430,9 @@ class SemanticEvaluator:
       threshold is implicit), TP/FP/FN pooled over frames with non-empty foreground G, as the binary one.
 
     The official loader zero-pads 5-frame (v1) clips to 10 frames; padded frames are not scored here.
+
+    A clip is added whole (`add_clip`, T×H×W) or frame by frame (`add_frame` with H×W label maps of any
+    integer dtype, then `end_clip()`); only a C×C confusion matrix and per-class sums are kept.
     """
 
     def __init__(self, *, num_classes: int = 71, beta2: float = BETA2) -> None:
@@ -289,29 +445,63 @@ class SemanticEvaluator:
         self._tp = self._fp = self._fn = 0
         self._n_frames = 0
         self._n_clips = 0
+        self._clip_iou = RowSum(num_classes)  # the open clip's per-class sums, added to the totals at its end
+        self._clip_f = RowSum(num_classes)
+
+    def add_frame(self, pred: np.ndarray, gt: np.ndarray) -> None:
+        """Add one labelled frame of the current clip: pred, gt H×W integer label maps."""
+        self._add(frame_confusion(pred, gt, num_classes=self.num_classes))
+
+    def _add(self, conf: np.ndarray) -> None:
+        inter = np.diagonal(conf).astype(np.float64)  # C
+        area_pred = conf.sum(axis=0).astype(np.float64)
+        area_gt = conf.sum(axis=1).astype(np.float64)
+        union = area_pred + area_gt - inter
+        self._clip_iou.add(inter / (SEMANTIC_EPS + union))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            self._clip_f.add(f_measure(inter / area_pred, inter / area_gt, beta2=self.beta2))
+        self._count += union > 0
+        self._confusion += conf
+        if area_gt[1:].sum() > 0:
+            tp = int(conf[1:, 1:].sum())
+            self._tp += tp
+            self._fp += int(conf[0, 1:].sum())
+            self._fn += int(conf[1:, 0].sum())
+
+    def end_clip(self) -> None:
+        """Close the current clip (it needs at least one frame)."""
+        if not self._clip_iou.count:
+            raise ValueError("a clip needs at least one labelled frame")
+        self._iou_sum += self._clip_iou.total()
+        self._f_sum += self._clip_f.total()
+        self._n_frames += self._clip_iou.count
+        self._n_clips += 1
+        self._clip_iou = RowSum(self.num_classes)
+        self._clip_f = RowSum(self.num_classes)
 
     def add_clip(self, pred: np.ndarray, gt: np.ndarray) -> None:
         """Add one clip: pred, gt T×H×W integer label maps (labelled frames only)."""
-        conf = frame_confusions(pred, gt, num_classes=self.num_classes)
-        inter = np.diagonal(conf, axis1=1, axis2=2).astype(np.float64)  # T×C
-        area_pred = conf.sum(axis=1).astype(np.float64)
-        area_gt = conf.sum(axis=2).astype(np.float64)
-        union = area_pred + area_gt - inter
-        self._iou_sum += (inter / (SEMANTIC_EPS + union)).sum(axis=0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            self._f_sum += f_measure(inter / area_pred, inter / area_gt, beta2=self.beta2).sum(axis=0)
-        self._count += (union > 0).sum(axis=0)
-        self._confusion += conf.sum(axis=0)
-        fg_valid = area_gt[:, 1:].sum(axis=1) > 0
-        fg = conf[fg_valid]
-        tp = int(fg[:, 1:, 1:].sum())
-        self._tp += tp
-        self._fp += int(fg[:, 0, 1:].sum())
-        self._fn += int(fg[:, 1:, 0].sum())
-        self._n_frames += conf.shape[0]
-        self._n_clips += 1
+        if self._clip_iou.count:
+            raise ValueError("add_clip while a clip is open: call end_clip() first")
+        pred, gt = np.asarray(pred), np.asarray(gt)
+        if pred.ndim == 2:
+            pred, gt = pred[None], gt[None]
+        if pred.ndim != 3 or pred.shape != gt.shape:
+            raise ValueError(
+                f"expected pred and gt label maps of the same shape T×H×W, got {pred.shape} and {gt.shape}"
+            )
+        _check_labels("pred", pred, self.num_classes)
+        _check_labels("gt", gt, self.num_classes)
+        for p, g in zip(pred, gt, strict=True):
+            self.add_frame(p, g)
+        if self._clip_iou.count:
+            self.end_clip()
+        else:  # no labelled frame: nothing scored, the clip still counts (as it always has)
+            self._n_clips += 1
 
     def result(self) -> SemanticReport:
+        if self._clip_iou.count:
+            raise ValueError("a clip is still open: call end_clip() first")
         if not self._n_clips:
             raise ValueError("no clips were added")
         present = self._count > 0

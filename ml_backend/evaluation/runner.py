@@ -6,14 +6,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from ml_backend.evaluation.datasets import (
     PROTOCOLS,
     DatasetError,
+    iter_ground_truth,
     prediction_paths,
     read_binary_prediction,
-    read_ground_truth,
     read_semantic_prediction,
     read_split,
 )
@@ -64,19 +62,17 @@ def evaluate_predictions(
         evaluator: BinaryEvaluator | SemanticEvaluator = SemanticEvaluator()
     else:
         evaluator = BinaryEvaluator(batch_clips=batch_clips)
-    for record in records:
-        gt = read_ground_truth(record)
-        preds = []
-        for k in record.labelled_frames:
+    for record in records:  # frame by frame: one ground-truth mask and one prediction in memory at a time
+        for k, gt in zip(record.labelled_frames, iter_ground_truth(record), strict=True):
             path = paths[(record.vid, k)]
             pred = read_semantic_prediction(path) if protocol == "avss" else read_binary_prediction(path)
-            if pred.shape != gt.shape[1:]:
+            if pred.shape != gt.shape:
                 raise DatasetError(
                     f"{path}: prediction is {pred.shape[1]}×{pred.shape[0]} (W×H) but the ground truth of clip "
-                    f"{record.vid} frame {k} is {gt.shape[2]}×{gt.shape[1]}"
+                    f"{record.vid} frame {k} is {gt.shape[1]}×{gt.shape[0]}"
                 )
-            preds.append(pred)
-        evaluator.add_clip(np.stack(preds), gt)
+            evaluator.add_frame(pred, gt)
+        evaluator.end_clip()
     report = evaluator.result()
     details: dict[str, Any]
     if protocol == "avss":

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 
 from server.annotations.models import Annotation
 from server.core.errors import ConflictError
@@ -36,14 +36,22 @@ def export_annotation_list(*, project_id: int, include_submitted: bool = False) 
     )
 
 
-def export_clip_list(*, clip_ids: list[int]) -> QuerySet[Clip]:
-    """Clips by id with their frames (by index), audio track and dataset origin."""
+def export_clip_list(*, project_id: int, include_submitted: bool = False) -> QuerySet[Clip]:
+    """The clips an export covers (ready clips of the project with an annotation it takes), by id, with their
+    audio track and dataset origin."""
+    exported = Annotation.objects.filter(
+        clip_id=OuterRef("pk"), status__in=export_statuses(include_submitted=include_submitted)
+    )
     return (
-        Clip.objects.filter(pk__in=clip_ids)
+        Clip.objects.filter(Exists(exported), project_id=project_id, status=Clip.Status.READY)
         .select_related("audio", "dataset_origin")
-        .prefetch_related(Prefetch("frames", queryset=Frame.objects.order_by("index")))
         .order_by("id")
     )
+
+
+def export_frame_list(*, clips: QuerySet[Clip]) -> QuerySet[Frame]:
+    """Every frame of `clips`, by clip and index."""
+    return Frame.objects.filter(clip__in=clips.values("pk")).order_by("clip_id", "index")
 
 
 def export_get_for_user(*, user: User, job_id: int) -> Export:

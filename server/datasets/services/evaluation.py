@@ -14,6 +14,10 @@ Scored with `ml_backend.evaluation` (through `ml_backend.serving.datasets`), AVS
   classes that occur; `per_class_iou` names each class.
 - **per clip**: the same binary figures for the clip alone (a batch of one) and its semantic mIoU.
 
+Scored frame by frame: one frame's label maps (uint8 for up to 255 classes) are in memory at a time, and the
+evaluators keep per-frame statistics only, so memory does not grow with clip length (the figures equal those
+of stacking each clip's frames).
+
 Only frames with an accepted annotation are scored. A proposal without an entry for such a frame predicts
 nothing there. Clips without a proposal of the model version are refused with an error naming them: comparing
 versions on different clip sets would mislead (evaluate the clips that have proposals by listing them).
@@ -28,7 +32,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import partial
 from typing import Any
 
@@ -245,20 +249,26 @@ def evaluation_run(
     semantic = SemanticEvaluator(num_classes=len(class_names))
     per_clip = []
     for done, clip in enumerate(clips, start=1):
-        truth, predicted = _clip_label_maps(clip=clip, model_version=model_version, index_of=index_of)
-        gt, prob = truth > 0, (predicted > 0).astype(np.float32)
-        binary.add_clip(prob, gt)
-        semantic.add_clip(predicted, truth)
         alone = BinaryEvaluator(batch_clips=1)
-        alone.add_clip(prob, gt)
-        clip_binary = alone.result()
         clip_semantic = SemanticEvaluator(num_classes=len(class_names))
-        clip_semantic.add_clip(predicted, truth)
+        n_frames = 0
+        for truth, predicted in _clip_label_maps(clip=clip, model_version=model_version, index_of=index_of):
+            gt, hard = truth > 0, predicted > 0  # a stored proposal's masks are hard: probability 0 or 1
+            binary.add_frame(hard, gt)
+            alone.add_frame(hard, gt)
+            semantic.add_frame(predicted, truth)
+            clip_semantic.add_frame(predicted, truth)
+            n_frames += 1
+        if not n_frames:  # its accepted annotations were reopened since the clips were resolved
+            raise ApplicationError(f'Clip {clip.pk} "{clip.name}" has no accepted annotations any more.')
+        for evaluator in (binary, alone, semantic, clip_semantic):
+            evaluator.end_clip()
+        clip_binary = alone.result()
         per_clip.append(
             {
                 "clip_id": clip.pk,
                 "clip_name": clip.name,
-                "n_frames": int(truth.shape[0]),
+                "n_frames": n_frames,
                 "miou": clip_binary.miou,
                 "fscore": clip_binary.fscore,
                 "fscore_at_0_5": clip_binary.fscore_at_0_5,
@@ -303,35 +313,45 @@ def evaluation_run(
     return report
 
 
+ANNOTATION_CHUNK = 100  # accepted annotations (with their masks) read from the database at a time
+
+
 def _clip_label_maps(
     *, clip: Clip, model_version: ModelVersion, index_of: dict[str, int]
-) -> tuple[np.ndarray, np.ndarray]:
-    """(ground truth, prediction): T×H×W int64 label maps over the clip's frames with an accepted annotation."""
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(ground truth, prediction) H×W label maps, one frame at a time, over the clip's frames with an accepted
+    annotation in frame order; the smallest unsigned dtype that holds the class indices (uint8 up to 255)."""
     unknown = len(index_of) + 1
+    dtype = np.min_scalar_type(unknown)
     proposal = Proposal.objects.get(clip=clip, model_version=model_version)
     proposed = {entry.get("frame_index"): entry.get("instances") or [] for entry in proposal.frames}
-    truths, predictions = [], []
     annotations = (
         Annotation.objects.filter(clip=clip, status=Annotation.Status.ACCEPTED)
         .select_related("frame")
         .order_by("frame__index")
     )
-    for annotation in annotations:
+    for annotation in annotations.iterator(chunk_size=ANNOTATION_CHUNK):
         frame = annotation.frame
         size = (frame.height, frame.width)
         where = f"clip {clip.pk} frame {frame.index}"
-        truths.append(_paint(annotation.instances, size=size, index_of=index_of, unknown=unknown, where=where))
+        truth = _paint(annotation.instances, size=size, index_of=index_of, unknown=unknown, dtype=dtype, where=where)
         ordered = sorted(proposed.get(frame.index, []), key=lambda i: float(i.get("score") or 0.0))
-        predictions.append(
-            _paint(ordered, size=size, index_of=index_of, unknown=unknown, where=f"the proposal of {where}")
+        predicted = _paint(
+            ordered, size=size, index_of=index_of, unknown=unknown, dtype=dtype, where=f"the proposal of {where}"
         )
-    return np.stack(truths), np.stack(predictions)
+        yield truth, predicted
 
 
 def _paint(
-    instances: list[dict[str, Any]], *, size: tuple[int, int], index_of: dict[str, int], unknown: int, where: str
+    instances: list[dict[str, Any]],
+    *,
+    size: tuple[int, int],
+    index_of: dict[str, int],
+    unknown: int,
+    dtype: np.dtype,
+    where: str,
 ) -> np.ndarray:
-    labels = np.zeros(size, dtype=np.int64)
+    labels = np.zeros(size, dtype=dtype)
     for instance in instances:
         mask = rle_decode(instance["mask"]).astype(bool)
         if mask.shape != size:

@@ -22,10 +22,20 @@ Formats (files at the archive's root):
   `bbox` [x, y, w, h]; categories are the project's labels (`id` = label id).
 - `json`: `avs_studio.json`: project, labels, clips with frames, each frame's annotation (instances as RLE,
   status, version, author, reviews, revision history) or null.
+
+Memory: no export is held whole. Clips, frames and annotations are read in the same order (clip, frame index),
+`EXPORT_CHUNK` rows at a time, and merged clip by clip; frames and annotations as plain rows (`values()`, only
+the columns written: no model instances, whose reference cycles would outlive their chunk until a full garbage
+collection), reviews and revisions with each chunk of annotations; a frame's masks are decoded when its mask
+file is written. JSON and COCO documents are written item by item into their file (the same text `json.dumps`
+would give); an archive is written entry by entry. Revision masks are never read (the history exports
+version, status, author and time). A zip export is written once, to a temporary file that then becomes the
+target (or, for an export job, is saved to storage).
 """
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import logging
@@ -33,21 +43,24 @@ import os
 import re
 import shutil
 import tempfile
+import time
 import zipfile
-from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from functools import partial
+from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, Generic, Protocol, TextIO, TypeVar
 
 import numpy as np
+from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.core.files import File
 from django.core.files.storage import Storage, default_storage
 from django.db import transaction
-from django.db.models import Prefetch
+from django.db.models import F, QuerySet
 from django.utils import timezone
 from PIL import Image
 from pycocotools import mask as mask_utils
@@ -55,19 +68,20 @@ from pycocotools import mask as mask_utils
 from ml_backend.serving.datasets import (
     AUDIO_SAMPLE_RATE,
     LABEL2IDX_FILE,
+    METADATA_COLUMNS,
+    METADATA_FILES,
     PROTOCOLS,
     label2idx,
     layout_record,
     write_binary_mask,
     write_color_mask,
-    write_metadata,
 )
 from ml_backend.serving.media import iter_audio_mono, write_wav
 from server.annotations.models import Annotation, AnnotationRevision, Review
 from server.core.errors import ApplicationError
 from server.core.masks import rle_area, rle_decode
 from server.datasets.models import DatasetClip, Export
-from server.datasets.selectors import export_annotation_list, export_clip_list
+from server.datasets.selectors import export_annotation_list, export_clip_list, export_frame_list
 from server.jobs.models import Job
 from server.jobs.services import job_create, job_fail, job_progress, job_start, job_succeed
 from server.media.models import AudioTrack, Clip, Frame, Label, Project
@@ -80,36 +94,48 @@ MAX_PALETTE_INDEX = 255
 JSON_FILE = "avs_studio.json"
 COCO_FILE = "annotations/instances.json"
 STORED_SUFFIXES = (".png", ".jpg", ".jpeg", ".wav", ".zip")  # already compressed: stored as they are in the zip
+EXPORT_CHUNK = 200  # rows (annotations with their masks, frames, clips) read from the database at a time
+FRAME_COLUMNS = ("id", "clip_id", "index", "timestamp", "width", "height", "image")
 
 Progress = Callable[[int, int], None]  # (clips done, clips in all)
+T = TypeVar("T")
 
 
 @dataclass
 class ExportSelection:
-    """What an export covers: clips in id order (frames prefetched) and their exported annotations by frame id."""
+    """What an export covers: the ready clips of `project` with an exported annotation (accepted; submitted too
+    with `include_submitted`), their frames and those annotations — querysets, read in chunks when written."""
 
     project: Project
-    clips: list[Clip]
-    annotations: dict[int, Annotation]
     include_submitted: bool
+    n_clips: int  # clips when selected (for progress)
 
-    def annotated(self, clip: Clip) -> dict[int, Annotation]:
-        """{frame index: annotation} of the clip's exported frames."""
-        return {f.index: self.annotations[f.pk] for f in clip.frames.all() if f.pk in self.annotations}
+    def clips(self) -> QuerySet[Clip]:
+        return export_clip_list(project_id=self.project.pk, include_submitted=self.include_submitted)
+
+    def frames(self) -> QuerySet[Frame]:
+        return export_frame_list(clips=self.clips())
+
+    def annotations(self) -> QuerySet[Annotation]:
+        return export_annotation_list(project_id=self.project.pk, include_submitted=self.include_submitted)
+
+    def frame_rows(self) -> Iterator[dict[str, Any]]:
+        """Every frame of the clips, by clip and index: `{id, clip_id, index, timestamp, width, height, image}`."""
+        return _chunks(self.frames().values(*FRAME_COLUMNS))
+
+    def annotation_rows(self, *columns: str, **expressions: Any) -> Iterator[dict[str, Any]]:
+        """The exported annotations by clip and frame index, as `{"clip_id", *columns, *expressions}` rows."""
+        return _chunks(self.annotations().values("clip_id", *columns, **expressions))
 
 
 def export_select(*, project: Project, include_submitted: bool = False) -> ExportSelection:
-    """The clips and annotations to export; ApplicationError when there is nothing."""
-    annotations = {
-        a.frame_id: a for a in export_annotation_list(project_id=project.pk, include_submitted=include_submitted)
-    }
-    if not annotations:
+    """What to export; ApplicationError when there is nothing."""
+    n_clips = export_clip_list(project_id=project.pk, include_submitted=include_submitted).count()
+    if not n_clips:
         which = "accepted or submitted" if include_submitted else "accepted"
         hint = "" if include_submitted else " (include_submitted also takes submitted ones)"
         raise ApplicationError(f'Project "{project.name}" has no {which} annotations to export{hint}.')
-    clip_ids = sorted({a.clip_id for a in annotations.values()})
-    clips = list(export_clip_list(clip_ids=clip_ids))
-    return ExportSelection(project=project, clips=clips, annotations=annotations, include_submitted=include_submitted)
+    return ExportSelection(project=project, include_submitted=include_submitted, n_clips=n_clips)
 
 
 def export_protocol_resolve(*, selection: ExportSelection, protocol: str | None) -> str:
@@ -118,8 +144,11 @@ def export_protocol_resolve(*, selection: ExportSelection, protocol: str | None)
         if protocol not in PROTOCOLS:
             raise ApplicationError(f"protocol must be one of {', '.join(PROTOCOLS)}, not {protocol}.")
         return protocol
-    origins = {o.protocol for clip in selection.clips if (o := _origin(clip)) is not None}
-    if len(origins) == 1 and all(_origin(clip) is not None for clip in selection.clips):
+    clips = selection.clips()
+    origins = set(
+        DatasetClip.objects.filter(clip__in=clips.values("pk")).order_by().values_list("protocol", flat=True).distinct()
+    )
+    if len(origins) == 1 and not clips.filter(dataset_origin__isnull=True).exists():
         return origins.pop()
     raise ApplicationError(
         "Say which AVSBench protocol to export: s4 or ms3 (binary masks) or avss (class colour masks).",
@@ -127,32 +156,157 @@ def export_protocol_resolve(*, selection: ExportSelection, protocol: str | None)
     )
 
 
+# --- where the files go ------------------------------------------------------------------------------------
+
+
+class ExportSink(Protocol):
+    """Where an export's files go: `open(name)` gives a writable binary file for the relative path `name`
+    (one at a time); `large` marks a file that may exceed 2 GiB."""
+
+    def open(self, name: str, *, large: bool = False) -> AbstractContextManager[BinaryIO]: ...
+
+
+class FolderSink:
+    """Files below a folder (created)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+
+    @contextmanager
+    def open(self, name: str, *, large: bool = False) -> Iterator[BinaryIO]:
+        path = self.root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "wb") as handle:
+            yield handle
+
+
+class ZipSink:
+    """A zip archive written entry by entry (deflated; already-compressed files, `STORED_SUFFIXES`, stored)."""
+
+    def __init__(self, path: Path) -> None:
+        self._zip = zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED)
+
+    @contextmanager
+    def open(self, name: str, *, large: bool = False) -> Iterator[BinaryIO]:
+        info = zipfile.ZipInfo(name, date_time=time.localtime()[:6])
+        stored = Path(name).suffix.lower() in STORED_SUFFIXES
+        info.compress_type = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
+        info.external_attr = 0o644 << 16
+        with self._zip.open(info, "w", force_zip64=large) as handle:
+            yield handle  # type: ignore[misc]
+
+    def close(self) -> None:
+        self._zip.close()
+
+    def __enter__(self) -> ZipSink:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+@contextmanager
+def _text(sink: ExportSink, name: str, *, large: bool = False) -> Iterator[TextIO]:
+    with sink.open(name, large=large) as raw, io.TextIOWrapper(raw, encoding="utf-8", newline="") as text:
+        yield text
+
+
+# --- JSON written item by item -------------------------------------------------------------------------------
+
+
+class JsonStream:
+    """A JSON array whose items an iterable yields while it is written (see `json_write`)."""
+
+    def __init__(self, items: Iterable[Any]) -> None:
+        self.items = items
+
+
+def json_write(out: TextIO, value: Any, *, indent: int | None = None, depth: int = 0) -> None:
+    """Write `value` as `json.dumps(value, indent=indent)` would, with every `JsonStream` (and every dict holding
+    one) written piece by piece: only one item of a stream is in memory at a time."""
+    pad = "" if indent is None else "\n" + " " * (indent * (depth + 1))
+    if isinstance(value, JsonStream):
+        opening, closing, parts = "[", "]", ((None, item) for item in value.items)
+    elif isinstance(value, dict) and any(isinstance(v, JsonStream) for v in value.values()):
+        opening, closing, parts = "{", "}", ((key, item) for key, item in value.items())
+    else:
+        text = json.dumps(value, indent=indent)
+        out.write(text if indent is None else text.replace("\n", "\n" + " " * (indent * depth)))
+        return
+    out.write(opening)
+    first = True
+    for key, item in parts:
+        out.write(("" if first else ",") + (pad if indent is not None else ("" if first else " ")))
+        if key is not None:
+            out.write(json.dumps(key) + ": ")
+        json_write(out, item, indent=indent, depth=depth + 1)
+        first = False
+    if indent is not None and not first:
+        out.write("\n" + " " * (indent * depth))
+    out.write(closing)
+
+
+# --- streams read clip by clip ---------------------------------------------------------------------------------
+
+
+class _ByClip(Generic[T]):
+    """Rows of a stream ordered by clip id, taken clip by clip; rows of clips never asked for are skipped."""
+
+    def __init__(self, rows: Iterable[T], clip_of: Callable[[T], int]) -> None:
+        self._rows = iter(rows)
+        self._clip_of = clip_of
+        self._head = next(self._rows, None)
+
+    def of(self, clip_id: int) -> Iterator[T]:
+        """The rows of `clip_id` (consume them before asking for a later clip)."""
+        while self._head is not None and self._clip_of(self._head) < clip_id:
+            self._head = next(self._rows, None)
+        while self._head is not None and self._clip_of(self._head) == clip_id:
+            row, self._head = self._head, next(self._rows, None)
+            yield row
+
+
+def _chunks(queryset: QuerySet[Any]) -> Iterator[Any]:
+    return queryset.iterator(chunk_size=EXPORT_CHUNK)
+
+
+def _clip_of(row: dict[str, Any]) -> int:
+    return row["clip_id"]
+
+
+def _username_field() -> str:
+    return get_user_model().USERNAME_FIELD
+
+
+# --- writing an export -----------------------------------------------------------------------------------------
+
+
 def export_write(
     *,
     selection: ExportSelection,
     fmt: str,
-    out: Path,
+    out: Path | ExportSink,
     protocol: str | None = None,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
-    """Write the export of `selection` in format `fmt` into the folder `out` (created); returns a summary
-    `{"format", "protocol", "clips", "frames", "annotated_frames", "instances"}`."""
-    out.mkdir(parents=True, exist_ok=True)
+    """Write the export of `selection` in format `fmt` into `out` (a folder, created, or a sink such as a
+    `ZipSink`); returns a summary `{"format", "protocol", "include_submitted", "clips", "frames",
+    "annotated_frames", "instances"}`."""
+    sink = FolderSink(out) if isinstance(out, Path) else out
     if fmt == Export.Format.AVSBENCH:
         protocol = export_protocol_resolve(selection=selection, protocol=protocol)
-        summary = _write_avsbench(selection, out, protocol=protocol, progress=progress)
+        summary = _write_avsbench(selection, sink, protocol=protocol, progress=progress)
     elif fmt == Export.Format.COCO:
-        summary = _write_coco(selection, out, progress=progress)
+        summary = _write_coco(selection, sink, progress=progress)
     elif fmt == Export.Format.JSON:
-        summary = _write_json(selection, out, progress=progress)
+        summary = _write_json(selection, sink, progress=progress)
     else:
         raise ApplicationError(f"format must be one of {', '.join(Export.Format.values)}, not {fmt}.")
     return {
         "format": fmt,
         "protocol": protocol if fmt == Export.Format.AVSBENCH else "",
         "include_submitted": selection.include_submitted,
-        "clips": len(selection.clips),
-        "frames": sum(len(clip.frames.all()) for clip in selection.clips),
         **summary,
     }
 
@@ -166,7 +320,10 @@ def export_to_path(
     protocol: str | None = None,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
-    """Export into `out`: a zip archive when it ends in `.zip`, else a folder (which must not exist or be empty)."""
+    """Export into `out`: a zip archive when it ends in `.zip`, else a folder (which must not exist or be empty).
+
+    Written once, beside `out` (a temporary archive or folder), and moved into place when complete.
+    """
     out = Path(out).expanduser()
     is_zip = out.suffix.lower() == ".zip"
     if not is_zip and out.exists() and (not out.is_dir() or any(out.iterdir())):
@@ -176,13 +333,14 @@ def export_to_path(
         protocol = export_protocol_resolve(selection=selection, protocol=protocol)
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="avs-export-", dir=out.parent) as tmp:
-        build = Path(tmp) / "export"
-        summary = export_write(selection=selection, fmt=fmt, out=build, protocol=protocol, progress=progress)
         if is_zip:
             partial_zip = Path(tmp) / "export.zip"
-            _zip_folder(build, partial_zip)
+            with ZipSink(partial_zip) as sink:
+                summary = export_write(selection=selection, fmt=fmt, out=sink, protocol=protocol, progress=progress)
             os.replace(partial_zip, out)
         else:
+            build = Path(tmp) / "export"
+            summary = export_write(selection=selection, fmt=fmt, out=build, protocol=protocol, progress=progress)
             if out.exists():
                 out.rmdir()
             shutil.move(str(build), str(out))
@@ -237,7 +395,9 @@ def _enqueue_export(*, export_id: int, job_id: int) -> None:
 
 def export_run(*, export_id: int, storage: Storage | None = None) -> None:
     """Build the archive of an export (the Celery task's body): job running → succeeded with the zip in storage
-    at `projects/{pid}/exports/{export id}/{project}-{format}[-{protocol}].zip`, or failed with a readable error."""
+    at `projects/{pid}/exports/{export id}/{project}-{format}[-{protocol}].zip`, or failed with a readable error.
+
+    The archive is written entry by entry into one temporary file, which is then saved to storage."""
     storage = storage or default_storage
     export = Export.objects.select_related("project", "job").filter(pk=export_id).first()
     if export is None:
@@ -256,13 +416,12 @@ def export_run(*, export_id: int, storage: Storage | None = None) -> None:
             )
 
         with tempfile.TemporaryDirectory(prefix="avs-export-") as tmp:
-            build = Path(tmp) / "export"
-            summary = export_write(
-                selection=selection, fmt=export.format, out=build, protocol=export.protocol or None, progress=report
-            )
-            job_progress(job_id=job_id, progress=95, message="Compressing the archive.")
             archive = Path(tmp) / "export.zip"
-            _zip_folder(build, archive)
+            with ZipSink(archive) as sink:
+                summary = export_write(
+                    selection=selection, fmt=export.format, out=sink, protocol=export.protocol or None, progress=report
+                )
+            job_progress(job_id=job_id, progress=95, message="Storing the archive.")
             name = _archive_name(export)
             with open(archive, "rb") as handle:
                 stored = storage.save(export_file_name(export, name), File(handle, name=name))
@@ -311,13 +470,6 @@ def _discard(storage: Storage, name: str | None) -> None:
             logger.exception("could not delete %s", name)
 
 
-def _zip_folder(folder: Path, archive: Path) -> None:
-    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-            stored = path.suffix.lower() in STORED_SUFFIXES
-            zf.write(path, path.relative_to(folder).as_posix(), compress_type=zipfile.ZIP_STORED if stored else None)
-
-
 # --- shared helpers ------------------------------------------------------------------------------------
 
 
@@ -335,35 +487,35 @@ def _audio(clip: Clip) -> AudioTrack | None:
         return None
 
 
-def _frame_bytes(frame: Frame) -> bytes:
-    try:
-        with frame.image.open("rb") as handle:
-            return handle.read()
-    except FileNotFoundError:
-        raise ApplicationError(
-            f"Frame {frame.index} of clip {frame.clip_id} is missing from media storage ({frame.image.name})."
-        ) from None
-
-
-def _suffix(frame: Frame) -> str:
-    suffix = Path(frame.image.name).suffix.lower()
+def _suffix(image: str) -> str:
+    """The file suffix of a stored frame image (`image`: its name in storage), .jpeg spelt .jpg."""
+    suffix = Path(image).suffix.lower()
     return ".jpg" if suffix == ".jpeg" else suffix
 
 
-def _write_frame(frame: Frame, path: Path) -> None:
-    """The frame's image at `path`: its stored bytes when the formats agree, else converted (by suffix)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data = _frame_bytes(frame)
-    wanted = ".jpg" if path.suffix.lower() in (".jpg", ".jpeg") else path.suffix.lower()
-    if _suffix(frame) == wanted:
-        path.write_bytes(data)
-        return
-    with Image.open(io.BytesIO(data)) as image:
-        rgb = image.convert("RGB")
-    if wanted == ".jpg":
-        rgb.save(path, format="JPEG", quality=95)
-    else:
-        rgb.save(path, format="PNG")
+def _write_frame(frame: dict[str, Any], sink: ExportSink, name: str) -> None:
+    """The image of frame row `frame` (`FRAME_COLUMNS`) as `name`: its stored bytes when the formats agree,
+    else converted (by suffix)."""
+    suffix = Path(name).suffix.lower()
+    wanted = ".jpg" if suffix in (".jpg", ".jpeg") else suffix
+    try:
+        source = Frame._meta.get_field("image").storage.open(frame["image"], "rb")
+    except FileNotFoundError:
+        raise ApplicationError(
+            f"Frame {frame['index']} of clip {frame['clip_id']} is missing from media storage ({frame['image']})."
+        ) from None
+    with source:
+        if _suffix(frame["image"]) == wanted:
+            with sink.open(name) as out:
+                shutil.copyfileobj(source, out)
+            return
+        with Image.open(source) as image:
+            rgb = image.convert("RGB")
+    with sink.open(name) as out:
+        if wanted == ".jpg":
+            rgb.save(out, format="JPEG", quality=95)
+        else:
+            rgb.save(out, format="PNG")
 
 
 @contextmanager
@@ -382,31 +534,34 @@ def _local_file(field: Any) -> Iterator[str]:
         yield copy.name
 
 
-def _write_audio(audio: AudioTrack, path: Path, *, sample_rate: int) -> None:
-    """The clip's audio at `path` as mono 16-bit WAV at `sample_rate` Hz (copied when it already is)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+def _write_audio(audio: AudioTrack, sink: ExportSink, name: str, *, sample_rate: int) -> None:
+    """The clip's audio as `name`, mono 16-bit WAV at `sample_rate` Hz (copied when it already is; resampled
+    through a temporary file otherwise, as a WAV header is completed after its samples)."""
     try:
-        with _local_file(audio.file) as local:
-            if audio.sample_rate == sample_rate:
-                shutil.copyfile(local, path)
-            else:
-                with open(path, "wb") as out:
-                    write_wav(out, iter_audio_mono(local, sample_rate=sample_rate), sample_rate)
+        if audio.sample_rate == sample_rate:
+            with audio.file.open("rb") as source, sink.open(name) as out:
+                shutil.copyfileobj(source, out)
+            return
+        with _local_file(audio.file) as local, tempfile.TemporaryFile() as resampled:
+            write_wav(resampled, iter_audio_mono(local, sample_rate=sample_rate), sample_rate)
+            resampled.seek(0)
+            with sink.open(name) as out:
+                shutil.copyfileobj(resampled, out)
     except FileNotFoundError:
         raise ApplicationError(f"The audio of clip {audio.clip_id} is missing from media storage.") from None
 
 
-def _union(annotation: Annotation, size: tuple[int, int]) -> np.ndarray:
+def _union(instances: list[dict[str, Any]], size: tuple[int, int]) -> np.ndarray:
     mask = np.zeros(size, dtype=bool)
-    for instance in annotation.instances:
+    for instance in instances:
         mask |= rle_decode(instance["mask"]).astype(bool)
     return mask
 
 
-def _label_map(annotation: Annotation, index_of: dict[str, int], size: tuple[int, int]) -> np.ndarray:
+def _label_map(instances: list[dict[str, Any]], index_of: dict[str, int], size: tuple[int, int]) -> np.ndarray:
     """H×W uint8 label indices of a frame: instances painted in order (later ones on top), 0 elsewhere."""
     labels = np.zeros(size, dtype=np.uint8)
-    for instance in annotation.instances:
+    for instance in instances:
         labels[rle_decode(instance["mask"]).astype(bool)] = index_of[instance["label"].lower()]
     return labels
 
@@ -415,19 +570,27 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._") or "clip"
 
 
-def _label_counts(annotated: dict[int, Annotation]) -> Counter[str]:
-    return Counter(i["label"] for a in annotated.values() for i in a.instances)
+def _labels_by_clip(selection: ExportSelection) -> tuple[dict[int, Counter[str]], list[str]]:
+    """({clip id: how often each label occurs in its exported annotations}, every label in order of first use):
+    one pass over the annotations' instances, `EXPORT_CHUNK` at a time."""
+    counts: dict[int, Counter[str]] = defaultdict(Counter)
+    names: dict[str, None] = {}
+    for row in selection.annotation_rows("instances"):
+        for instance in row["instances"]:
+            counts[row["clip_id"]][instance["label"]] += 1
+            names.setdefault(instance["label"], None)
+    return counts, list(names)
 
 
 # --- AVSBench ----------------------------------------------------------------------------------------------
 
 
-def _avss_label2idx(selection: ExportSelection) -> dict[str, int]:
+def _avss_label2idx(selection: ExportSelection, used_labels: list[str]) -> dict[str, int]:
     """The AVSBench classes (official indices), then the project's and the annotations' other labels by name."""
     mapping = label2idx()
     known = {name.lower() for name in mapping}
     names = list(Label.objects.filter(project=selection.project).values_list("name", flat=True))
-    names += [i["label"] for a in selection.annotations.values() for i in a.instances]
+    names += used_labels
     extra: dict[str, str] = {}
     for name in sorted(names, key=str.lower):
         if name.lower() not in known:
@@ -452,9 +615,8 @@ class _Identity:
     row: dict[str, Any] | None = None
 
 
-def _identity(
-    clip: Clip, *, protocol: str, annotated: dict[int, Annotation], num_frames: int, used: set[str]
-) -> _Identity:
+def _identity(clip: Clip, *, protocol: str, labels: Counter[str], num_frames: int, used: set[str]) -> _Identity:
+    """Where `clip` goes in the layout; `labels`: how often each label occurs in its exported annotations."""
     origin = _origin(clip)
     meta = dict(origin.metadata) if origin is not None else {}
     if origin is not None and origin.protocol == "avss":
@@ -465,7 +627,6 @@ def _identity(
         base_vid = f"{_slug(Path(clip.name).stem)}_{clip.pk}"
     split = origin.split if origin is not None else DEFAULT_SPLIT
     start = str(meta.get("start") or "0")
-    labels = _label_counts(annotated)
     if protocol == "s4":
         if origin is not None and origin.protocol == "s4" and origin.category:
             category = origin.category
@@ -505,107 +666,145 @@ def _unique(vid: str, clip: Clip, used: set[str], *, key: str) -> str:
 
 
 def _write_avsbench(
-    selection: ExportSelection, out: Path, *, protocol: str, progress: Progress | None
+    selection: ExportSelection, sink: ExportSink, *, protocol: str, progress: Progress | None
 ) -> dict[str, Any]:
-    index_of = {}
+    """The layout, clip by clip. A first pass over the annotations collects the labels (the S4 category and the
+    AVSS subset, `a_obj` and label indices depend on them); the second writes the masks."""
+    labels_of: dict[int, Counter[str]] = {}
+    index_of: dict[str, int] = {}
     mapping = None
-    if protocol == "avss":
-        mapping = _avss_label2idx(selection)
-        index_of = {name.lower(): index for name, index in mapping.items()}
+    if protocol in ("s4", "avss"):
+        labels_of, used_labels = _labels_by_clip(selection)
+        if protocol == "avss":
+            mapping = _avss_label2idx(selection, used_labels)
+            index_of = {name.lower(): index for name, index in mapping.items()}
+    frames = _ByClip(selection.frame_rows(), _clip_of)
+    annotations = _ByClip(
+        selection.annotation_rows(
+            "instances", index=F("frame__index"), height=F("frame__height"), width=F("frame__width")
+        ),
+        _clip_of,
+    )
     rows: list[dict[str, Any]] = []
     used: set[str] = set()
-    annotated_frames = instances = 0
-    for done, clip in enumerate(selection.clips, start=1):
-        frames = list(clip.frames.all())
-        annotated = selection.annotated(clip)
-        num_frames = max(f.index for f in frames) + 1 if frames else 0
-        who = _identity(clip, protocol=protocol, annotated=annotated, num_frames=num_frames, used=used)
+    clips = n_frames = annotated_frames = instances = 0
+    for clip in _chunks(selection.clips()):
+        clip_frames = list(frames.of(clip.pk))  # the clip's frame rows, not their pixels
+        num_frames = max(f["index"] for f in clip_frames) + 1 if clip_frames else 0
+        who = _identity(
+            clip, protocol=protocol, labels=labels_of.get(clip.pk, Counter()), num_frames=num_frames, used=used
+        )
         record = layout_record(
-            out,
+            Path(),
             protocol=protocol,
             vid=who.vid,
             split=who.split,
             num_frames=num_frames,
             category=who.category,
             subset=who.subset,
-            labelled=annotated.keys(),
+            labelled=range(num_frames),  # mask paths of every frame; only the annotated ones are written
         )
-        for frame in frames:
-            _write_frame(frame, record.frame_paths[frame.index])
-        for k, annotation in annotated.items():
-            frame = annotation.frame
-            size = (frame.height, frame.width)
-            path = record.mask_paths[k]
+        for frame in clip_frames:
+            _write_frame(frame, sink, record.frame_paths[frame["index"]].as_posix())
+        for annotation in annotations.of(clip.pk):
+            size = (annotation["height"], annotation["width"])
+            path = record.mask_paths[annotation["index"]]
             assert path is not None
-            if protocol == "avss":
-                write_color_mask(path, _label_map(annotation, index_of, size))
-            else:
-                write_binary_mask(path, _union(annotation, size))
+            with sink.open(path.as_posix()) as out:
+                if protocol == "avss":
+                    write_color_mask(out, _label_map(annotation["instances"], index_of, size))
+                else:
+                    write_binary_mask(out, _union(annotation["instances"], size))
             annotated_frames += 1
-            instances += len(annotation.instances)
+            instances += len(annotation["instances"])
         audio = _audio(clip)
         if audio is not None:
-            _write_audio(audio, record.audio_path, sample_rate=AUDIO_SAMPLE_RATE)
+            _write_audio(audio, sink, record.audio_path.as_posix(), sample_rate=AUDIO_SAMPLE_RATE)
         assert who.row is not None
         rows.append(who.row)
+        clips += 1
+        n_frames += len(clip_frames)
         if progress is not None:
-            progress(done, len(selection.clips))
-    write_metadata(out, protocol=protocol, rows=rows)
+            progress(clips, max(selection.n_clips, clips))
+    columns = METADATA_COLUMNS[protocol]
+    with _text(sink, METADATA_FILES[protocol]) as text:
+        writer = csv.writer(text, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows([row.get(c, "") for c in columns] for row in rows)
     if mapping is not None:
-        (out / LABEL2IDX_FILE).write_text(json.dumps(mapping, indent=1) + "\n", encoding="utf-8")
-    return {"annotated_frames": annotated_frames, "instances": instances}
+        with _text(sink, LABEL2IDX_FILE) as text:
+            text.write(json.dumps(mapping, indent=1) + "\n")
+    return {"clips": clips, "frames": n_frames, "annotated_frames": annotated_frames, "instances": instances}
 
 
 # --- COCO --------------------------------------------------------------------------------------------------
 
 
-def _write_coco(selection: ExportSelection, out: Path, *, progress: Progress | None) -> dict[str, Any]:
+def _write_coco(selection: ExportSelection, sink: ExportSink, *, progress: Progress | None) -> dict[str, Any]:
+    """The images first (a pass over the annotations' frames), then the document: its images (a second such pass)
+    and annotations (a pass with the masks) written item by item, categories last (labels met on the way that
+    the project no longer has are added)."""
+
+    def frames() -> Iterator[dict[str, Any]]:
+        extra = {f"frame_{c}": F(f"frame__{c}") for c in ("index", "timestamp", "width", "height", "image")}
+        return selection.annotation_rows("frame_id", "status", "version", clip_name=F("clip__name"), **extra)
+
+    clips: set[int] = set()
+    for row in frames():
+        frame = {"id": row["frame_id"], "clip_id": row["clip_id"], "index": row["frame_index"]}
+        _write_frame(frame | {"image": row["frame_image"]}, sink, f"images/{_coco_file_name(row)}")
+        if row["clip_id"] not in clips:
+            clips.add(row["clip_id"])
+            if progress is not None:
+                progress(len(clips), max(selection.n_clips, len(clips)))
+
     labels = list(Label.objects.filter(project=selection.project).order_by("name"))
     category_of = {label.name.lower(): label.pk for label in labels}
     categories = [{"id": label.pk, "name": label.name, "supercategory": "", "color": label.color} for label in labels]
-    next_id = max(category_of.values(), default=0) + 1
-    images: list[dict[str, Any]] = []
-    annotations: list[dict[str, Any]] = []
-    for done, clip in enumerate(selection.clips, start=1):
-        for k, annotation in sorted(selection.annotated(clip).items()):
-            frame = annotation.frame
-            file_name = f"{clip.pk}/{frame.index:05d}{_suffix(frame)}"
-            _write_frame(frame, out / "images" / file_name)
-            images.append(
-                {
-                    "id": frame.pk,
-                    "file_name": file_name,
-                    "width": frame.width,
-                    "height": frame.height,
-                    "clip_id": clip.pk,
-                    "clip_name": clip.name,
-                    "frame_index": k,
-                    "timestamp": frame.timestamp,
-                    "annotation_status": annotation.status,
-                    "annotation_version": annotation.version,
-                }
-            )
-            for instance in annotation.instances:
+    counts: Counter[str] = Counter()
+
+    def images() -> Iterator[dict[str, Any]]:
+        for row in frames():
+            counts["images"] += 1
+            yield {
+                "id": row["frame_id"],
+                "file_name": _coco_file_name(row),
+                "width": row["frame_width"],
+                "height": row["frame_height"],
+                "clip_id": row["clip_id"],
+                "clip_name": row["clip_name"],
+                "frame_index": row["frame_index"],
+                "timestamp": row["frame_timestamp"],
+                "annotation_status": row["status"],
+                "annotation_version": row["version"],
+            }
+
+    def annotations() -> Iterator[dict[str, Any]]:
+        next_id = max(category_of.values(), default=0) + 1
+        rows = selection.annotation_rows("frame_id", "instances", height=F("frame__height"), width=F("frame__width"))
+        for row in rows:
+            for instance in row["instances"]:
                 name = instance["label"]
                 if name.lower() not in category_of:  # a label removed from the vocabulary since
                     category_of[name.lower()] = next_id
                     categories.append({"id": next_id, "name": name, "supercategory": "", "color": ""})
                     next_id += 1
-                rle = {"size": [frame.height, frame.width], "counts": instance["mask"]["counts"]}
+                rle = {"size": [row["height"], row["width"]], "counts": instance["mask"]["counts"]}
                 compressed = {"size": rle["size"], "counts": rle["counts"].encode("ascii")}
-                annotations.append(
-                    {
-                        "id": len(annotations) + 1,
-                        "image_id": frame.pk,
-                        "category_id": category_of[name.lower()],
-                        "segmentation": rle,
-                        "area": rle_area(rle),
-                        "bbox": [float(v) for v in mask_utils.toBbox(compressed)],
-                        "iscrowd": 0,
-                    }
-                )
-        if progress is not None:
-            progress(done, len(selection.clips))
+                counts["annotations"] += 1
+                yield {
+                    "id": counts["annotations"],
+                    "image_id": row["frame_id"],
+                    "category_id": category_of[name.lower()],
+                    "segmentation": rle,
+                    "area": rle_area(rle),
+                    "bbox": [float(v) for v in mask_utils.toBbox(compressed)],
+                    "iscrowd": 0,
+                }
+
+    def all_categories() -> Iterator[dict[str, Any]]:  # read when written: after the annotations
+        yield from categories
+
     document = {
         "info": {
             "description": f'AVS Studio export of project "{selection.project.name}"',
@@ -613,82 +812,59 @@ def _write_coco(selection: ExportSelection, out: Path, *, progress: Progress | N
             "date_created": timezone.now().isoformat(),
         },
         "licenses": [],
-        "images": images,
-        "annotations": annotations,
-        "categories": categories,
+        "images": JsonStream(images()),
+        "annotations": JsonStream(annotations()),
+        "categories": JsonStream(all_categories()),
     }
-    path = out / COCO_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(document), encoding="utf-8")
-    return {"annotated_frames": len(images), "instances": len(annotations)}
+    with _text(sink, COCO_FILE, large=True) as text:
+        json_write(text, document)
+    return {
+        "clips": len(clips),
+        "frames": selection.frames().count(),
+        "annotated_frames": counts["images"],
+        "instances": counts["annotations"],
+    }
+
+
+def _coco_file_name(row: dict[str, Any]) -> str:
+    return f"{row['clip_id']}/{row['frame_index']:05d}{_suffix(row['frame_image'])}"
 
 
 # --- the platform's JSON -------------------------------------------------------------------------------------
 
 
-def _write_json(selection: ExportSelection, out: Path, *, progress: Progress | None) -> dict[str, Any]:
+ANNOTATION_COLUMNS = (
+    "id",
+    "frame_id",
+    "status",
+    "version",
+    "time_spent",
+    "external_source",
+    "external_id",
+    "source_proposal_id",
+    "created_at",
+    "updated_at",
+    "instances",
+)
+
+
+def _write_json(selection: ExportSelection, sink: ExportSink, *, progress: Progress | None) -> dict[str, Any]:
+    """`avs_studio.json`, clip by clip and frame by frame."""
     project = selection.project
-    ids = [a.pk for a in selection.annotations.values()]
-    history = (
-        Annotation.objects.filter(pk__in=ids)
-        .select_related("author")
-        .prefetch_related(
-            Prefetch("reviews", queryset=Review.objects.select_related("reviewer").order_by("created_at", "id")),
-            Prefetch("revisions", queryset=AnnotationRevision.objects.select_related("author").order_by("version")),
-        )
+    frames = _ByClip(selection.frame_rows(), _clip_of)
+    rows = selection.annotation_rows(
+        *ANNOTATION_COLUMNS, index=F("frame__index"), author_name=F(f"author__{_username_field()}")
     )
-    by_frame = {a.frame_id: a for a in history}
-    clips = []
-    instances = 0
-    for done, clip in enumerate(selection.clips, start=1):
-        origin = _origin(clip)
-        audio = _audio(clip)
-        frames = []
-        for frame in clip.frames.all():
-            annotation = by_frame.get(frame.pk)
-            frames.append(
-                {
-                    "id": frame.pk,
-                    "index": frame.index,
-                    "timestamp": frame.timestamp,
-                    "width": frame.width,
-                    "height": frame.height,
-                    "annotation": _annotation_json(annotation) if annotation is not None else None,
-                }
-            )
-            instances += len(annotation.instances) if annotation is not None else 0
-        clips.append(
-            {
-                "id": clip.pk,
-                "name": clip.name,
-                "checksum": clip.checksum,
-                "duration": clip.duration,
-                "fps": clip.fps,
-                "width": clip.width,
-                "height": clip.height,
-                "has_audio": clip.has_audio,
-                "audio": (
-                    {"sample_rate": audio.sample_rate, "duration": audio.duration, "num_samples": audio.num_samples}
-                    if audio is not None
-                    else None
-                ),
-                "dataset": (
-                    {
-                        "protocol": origin.protocol,
-                        "split": origin.split,
-                        "vid": origin.vid,
-                        "category": origin.category,
-                        "subset": origin.subset,
-                        "metadata": origin.metadata,
-                    }
-                    if origin is not None
-                    else None
-                ),
-                "frames": frames,
-            }
-        )
-        if progress is not None:
-            progress(done, len(selection.clips))
+    annotations = _ByClip(_with_history(rows), _clip_of)
+    counts: Counter[str] = Counter()
+
+    def clips() -> Iterator[dict[str, Any]]:
+        for clip in _chunks(selection.clips()):
+            yield _clip_json(clip, frames.of(clip.pk), annotations.of(clip.pk), counts)
+            counts["clips"] += 1  # resumed once the clip is written
+            if progress is not None:
+                progress(counts["clips"], max(selection.n_clips, counts["clips"]))
+
     document = {
         "format": "avs-studio",
         "version": 1,
@@ -704,46 +880,138 @@ def _write_json(selection: ExportSelection, out: Path, *, progress: Progress | N
             {"id": label.pk, "name": label.name, "color": label.color}
             for label in Label.objects.filter(project=project).order_by("name")
         ],
-        "clips": clips,
+        "clips": JsonStream(clips()),
     }
-    (out / JSON_FILE).write_text(json.dumps(document, indent=1), encoding="utf-8")
-    return {"annotated_frames": len(by_frame), "instances": instances}
-
-
-def _username(user: Any) -> str | None:
-    return user.get_username() if user is not None else None
-
-
-def _annotation_json(annotation: Annotation) -> dict[str, Any]:
+    with _text(sink, JSON_FILE, large=True) as text:
+        json_write(text, document, indent=1)
     return {
-        "id": annotation.pk,
-        "status": annotation.status,
-        "version": annotation.version,
-        "author": _username(annotation.author),
-        "time_spent": annotation.time_spent,
-        "external_source": annotation.external_source,
-        "external_id": annotation.external_id,
-        "source_proposal": annotation.source_proposal_id,
-        "created_at": annotation.created_at.isoformat(),
-        "updated_at": annotation.updated_at.isoformat(),
-        "instances": [{"label": i["label"], "mask": i["mask"]} for i in annotation.instances],
+        "clips": counts["clips"],
+        "frames": counts["frames"],
+        "annotated_frames": counts["annotated_frames"],
+        "instances": counts["instances"],
+    }
+
+
+def _with_history(rows: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """Annotation rows with their `reviews` (oldest first) and `revisions` (by version; their masks are not
+    read): two queries per chunk of `EXPORT_CHUNK` annotations."""
+    while chunk := list(islice(rows, EXPORT_CHUNK)):
+        ids = [row["id"] for row in chunk]
+        reviews: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        for review in (
+            Review.objects.filter(annotation_id__in=ids)
+            .order_by("created_at", "id")
+            .values(
+                "annotation_id",
+                "verdict",
+                "comment",
+                "annotation_version",
+                "created_at",
+                reviewer_name=F(f"reviewer__{_username_field()}"),
+            )
+        ):
+            reviews[review.pop("annotation_id")].append(review)
+        revisions: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        for revision in (
+            AnnotationRevision.objects.filter(annotation_id__in=ids)
+            .order_by("annotation_id", "version")
+            .values("annotation_id", "version", "status", "created_at", author_name=F(f"author__{_username_field()}"))
+        ):
+            revisions[revision.pop("annotation_id")].append(revision)
+        for row in chunk:
+            row["reviews"], row["revisions"] = reviews.get(row["id"], []), revisions.get(row["id"], [])
+            yield row
+
+
+def _clip_json(
+    clip: Clip, frames: Iterator[dict[str, Any]], annotations: Iterator[dict[str, Any]], counts: Counter[str]
+) -> dict[str, Any]:
+    origin = _origin(clip)
+    audio = _audio(clip)
+    return {
+        "id": clip.pk,
+        "name": clip.name,
+        "checksum": clip.checksum,
+        "duration": clip.duration,
+        "fps": clip.fps,
+        "width": clip.width,
+        "height": clip.height,
+        "has_audio": clip.has_audio,
+        "audio": (
+            {"sample_rate": audio.sample_rate, "duration": audio.duration, "num_samples": audio.num_samples}
+            if audio is not None
+            else None
+        ),
+        "dataset": (
+            {
+                "protocol": origin.protocol,
+                "split": origin.split,
+                "vid": origin.vid,
+                "category": origin.category,
+                "subset": origin.subset,
+                "metadata": origin.metadata,
+            }
+            if origin is not None
+            else None
+        ),
+        "frames": JsonStream(_frames_json(frames, annotations, counts)),
+    }
+
+
+def _frames_json(
+    frames: Iterator[dict[str, Any]], annotations: Iterator[dict[str, Any]], counts: Counter[str]
+) -> Iterator[dict[str, Any]]:
+    """A clip's frames with their annotations or null (both streams are in frame-index order)."""
+    pending = next(annotations, None)
+    for frame in frames:
+        while pending is not None and pending["index"] < frame["index"]:  # (not on a frame of this clip)
+            pending = next(annotations, None)
+        annotation = None
+        if pending is not None and pending["frame_id"] == frame["id"]:
+            annotation, pending = pending, next(annotations, None)
+            counts["annotated_frames"] += 1
+            counts["instances"] += len(annotation["instances"])
+        counts["frames"] += 1
+        yield {
+            "id": frame["id"],
+            "index": frame["index"],
+            "timestamp": frame["timestamp"],
+            "width": frame["width"],
+            "height": frame["height"],
+            "annotation": _annotation_json(annotation) if annotation is not None else None,
+        }
+
+
+def _annotation_json(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "status": row["status"],
+        "version": row["version"],
+        "author": row["author_name"],
+        "time_spent": row["time_spent"],
+        "external_source": row["external_source"],
+        "external_id": row["external_id"],
+        "source_proposal": row["source_proposal_id"],
+        "created_at": row["created_at"].isoformat(),
+        "updated_at": row["updated_at"].isoformat(),
+        "instances": [{"label": i["label"], "mask": i["mask"]} for i in row["instances"]],
         "reviews": [
             {
-                "verdict": review.verdict,
-                "reviewer": _username(review.reviewer),
-                "comment": review.comment,
-                "annotation_version": review.annotation_version,
-                "created_at": review.created_at.isoformat(),
+                "verdict": review["verdict"],
+                "reviewer": review["reviewer_name"],
+                "comment": review["comment"],
+                "annotation_version": review["annotation_version"],
+                "created_at": review["created_at"].isoformat(),
             }
-            for review in annotation.reviews.all()
+            for review in row["reviews"]
         ],
         "revisions": [
             {
-                "version": revision.version,
-                "status": revision.status,
-                "author": _username(revision.author),
-                "created_at": revision.created_at.isoformat(),
+                "version": revision["version"],
+                "status": revision["status"],
+                "author": revision["author_name"],
+                "created_at": revision["created_at"].isoformat(),
             }
-            for revision in annotation.revisions.all()
+            for revision in row["revisions"]
         ],
     }
