@@ -10,6 +10,7 @@ from django.db import InterfaceError, OperationalError
 from server.datasets.models import Export
 from server.datasets.services.evaluation import evaluation_job_run
 from server.datasets.services.export import export_run
+from server.jobs.deliveries import delivery_refused
 from server.jobs.services import job_fail
 
 SOFT_TIME_LIMIT = 2 * 3600  # seconds: exports copy every frame of a project
@@ -53,6 +54,15 @@ class EvaluationTask(Task):
 )
 def export_run_task(self: Task, export_id: int) -> None:
     """Build an export archive (`server.datasets.services.export.export_run`); its job carries the outcome."""
+    job_id = Export.objects.filter(pk=export_id).values_list("job_id", flat=True).first()
+    if delivery_refused(
+        self,
+        job_id=job_id,
+        item=f"export:{export_id}",
+        what="The export",
+        fail=lambda error: job_fail(job_id=job_id, error=error, message="Export failed.") if job_id else None,
+    ):
+        return
     export_run(export_id=export_id)
 
 
@@ -70,6 +80,13 @@ def evaluation_run_task(
     self: Task, job_id: int, model_version_id: int, clip_ids: list[int], split: str, user_id: int | None = None
 ) -> None:
     """Score a model version's proposals (`server.datasets.services.evaluation.evaluation_job_run`)."""
+    if delivery_refused(
+        self,
+        job_id=job_id,
+        what="The evaluation",
+        fail=lambda error: job_fail(job_id=job_id, error=error, message="Evaluation failed."),
+    ):
+        return
     evaluation_job_run(
         job_id=job_id, model_version_id=model_version_id, clip_ids=clip_ids, split=split, user_id=user_id
     )

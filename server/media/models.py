@@ -89,6 +89,13 @@ class Clip(TimeStampedModel):
     has_audio = models.BooleanField(default=False)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.UPLOADED, db_index=True)
     error = models.TextField(blank=True, default="", help_text="Why processing failed, for people.")
+    ingest_attempt = models.UUIDField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="The ingest run that owns the clip while it is processing: only it may store frames or fail the "
+        "clip (a duplicate or stale delivery finds another id and changes nothing).",
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -18,12 +18,14 @@ import os
 import shutil
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import partial
 from typing import Any, BinaryIO
 
 from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
 from django.core.files import File
 from django.core.files.base import ContentFile
 from django.core.files.storage import Storage, default_storage
@@ -40,7 +42,7 @@ from ml_backend.serving.media import (
     probe,
     write_wav,
 )
-from server.core.errors import ApplicationError, PayloadTooLargeError
+from server.core.errors import ApplicationError, NotFoundError, PayloadTooLargeError
 from server.jobs.models import Job
 from server.jobs.services import job_create, job_fail, job_progress, job_start, job_succeed
 from server.media.models import AudioTrack, Clip, Frame, Project
@@ -226,7 +228,12 @@ def _limit_error(info: VideoInfo) -> str | None:
 
 
 def clip_ingest(
-    *, clip_id: int, job_id: int, storage: Storage | None = None, clock: Callable[[], float] = time.monotonic
+    *,
+    clip_id: int,
+    job_id: int,
+    storage: Storage | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    attempt: uuid.UUID | None = None,
 ) -> None:
     """Decode a clip's source into frames (JPEG, at the project's fps and max side) and a mono WAV track.
 
@@ -239,33 +246,35 @@ def clip_ingest(
     job fails with the same message; the source file stays. Database connection errors and Celery's soft
     time limit are re-raised after removing this run's files, for the task to retry or fail the job.
 
-    Safe to run again (a redelivered task): partial output of an earlier attempt is cleared first, and
-    a clip that is already `ready` is left as it is (its frames may carry annotations).
-    `clock` (seconds, monotonic) paces the progress writes.
+    Ownership (duplicate and stale deliveries): the run first claims the clip under a row lock, storing its
+    `attempt` id (a new UUID unless given) in `Clip.ingest_attempt`; only the run holding the current attempt
+    may store frames or fail the clip. So a later delivery of the same job takes the clip over from a run that
+    died (or still runs: the older one then stops at its next progress write and removes only its own files); a
+    delivery of a job that is finished, or not the clip's latest ingest job (a retry replaced it), changes
+    nothing; and a clip that is `ready` is never touched again (its frames may carry annotations). Files left
+    by runs that died are removed when a run stores its frames. `clock` (seconds, monotonic) paces the progress
+    writes.
     """
     from celery.exceptions import SoftTimeLimitExceeded
 
     storage = storage or default_storage
-    clip = Clip.objects.select_related("project").filter(pk=clip_id).first()
+    attempt = attempt or uuid.uuid4()
+    clip = _ingest_claim(clip_id=clip_id, job_id=job_id, attempt=attempt)
     if clip is None:
-        job_fail(job_id=job_id, error="The clip was deleted before it could be ingested.", message="Clip deleted.")
-        return
-    if clip.status == Clip.Status.READY:
-        job_succeed(job_id=job_id, message=f"Already ingested: {clip.frames.count()} frames.")
         return
 
     written: list[str] = []
     try:
-        with transaction.atomic():
-            job_start(job_id=job_id, message="Decoding frames.")
-            if clip.status != Clip.Status.UPLOADED:  # an earlier attempt may have left frames behind
-                _clear_outputs(clip=clip, storage=storage)
-            Clip.objects.filter(pk=clip.pk).update(status=Clip.Status.PROCESSING, error="", updated_at=timezone.now())
         with _local_source(storage=storage, name=clip.source.name) as path:
-            _decode_into_clip(clip=clip, path=path, storage=storage, job_id=job_id, written=written, clock=clock)
+            _decode_into_clip(
+                clip=clip, path=path, storage=storage, job_id=job_id, written=written, clock=clock, attempt=attempt
+            )
     except (*RETRYABLE_ERRORS, SoftTimeLimitExceeded):
         _delete_quietly(storage, written)
         raise
+    except _Superseded:
+        logger.info("ingest of clip %s: attempt %s was superseded; its files are removed", clip.pk, attempt)
+        _delete_quietly(storage, written)
     except Exception as exc:
         if isinstance(exc, MediaError | ApplicationError):
             message = str(exc)
@@ -273,15 +282,80 @@ def clip_ingest(
             logger.exception("ingest of clip %s failed unexpectedly", clip.pk)
             message = f"Ingest failed unexpectedly ({type(exc).__name__}: {exc}). The error was logged."
         _delete_quietly(storage, written)
-        _mark_failed(clip=clip, job_id=job_id, error=message, storage=storage)
+        clip_ingest_fail(clip_id=clip.pk, job_id=job_id, error=message, storage=storage, attempt=attempt)
+
+
+class _Superseded(Exception):
+    """Another ingest run holds the clip now (`Clip.ingest_attempt`): this one stops and stores nothing."""
+
+
+def _ingest_job_id(*, clip_id: int) -> int | None:
+    """The clip's latest ingest job (upload or retry): the only one whose runs may write the clip."""
+    return (
+        Job.objects.filter(kind=Job.Kind.INGEST, target_type=ContentType.objects.get_for_model(Clip), target_id=clip_id)
+        .order_by("-pk")
+        .values_list("pk", flat=True)
+        .first()
+    )
+
+
+def _finish_stale_job(*, job_id: int, error: str) -> None:
+    Job.objects.filter(pk=job_id, status__in=(Job.Status.QUEUED, Job.Status.RUNNING)).update(
+        status=Job.Status.FAILED,
+        error=error,
+        message=error[:500],
+        finished_at=timezone.now(),
+        updated_at=timezone.now(),
+    )
+
+
+def _ingest_claim(*, clip_id: int, job_id: int, attempt: uuid.UUID) -> Clip | None:
+    """Make `attempt` the clip's ingest run (clip → processing, job → running), or None when this delivery has
+    nothing to do: the clip is gone or ready, the job is finished, or a later ingest job replaced it."""
+    with transaction.atomic():
+        clip = Clip.objects.select_for_update(of=("self",)).select_related("project").filter(pk=clip_id).first()
+        if clip is None:
+            job_fail(job_id=job_id, error="The clip was deleted before it could be ingested.", message="Clip deleted.")
+            return None
+        latest = _ingest_job_id(clip_id=clip.pk)
+        if latest is not None and latest != job_id:
+            _finish_stale_job(job_id=job_id, error=f"Replaced by ingest job {latest} of the same clip.")
+            return None
+        job_status = Job.objects.filter(pk=job_id).values_list("status", flat=True).first()
+        if clip.status == Clip.Status.READY:
+            if job_status in (Job.Status.QUEUED, Job.Status.RUNNING):
+                job_succeed(job_id=job_id, message=f"Already ingested: {clip.frames.count()} frames.")
+            return None
+        if job_status in (Job.Status.SUCCEEDED, Job.Status.FAILED):
+            return None  # a late copy of a finished job's message
+        Clip.objects.filter(pk=clip.pk).update(
+            status=Clip.Status.PROCESSING, error="", ingest_attempt=attempt, updated_at=timezone.now()
+        )
+        job_start(job_id=job_id, message="Decoding frames.")
+    clip.status, clip.error, clip.ingest_attempt = Clip.Status.PROCESSING, "", attempt
+    return clip
+
+
+def _holds(*, clip_id: int, attempt: uuid.UUID) -> bool:
+    """Whether `attempt` still owns the clip (run inside a transaction: locks the clip's row until it ends)."""
+    owner = Clip.objects.select_for_update().filter(pk=clip_id).values_list("ingest_attempt", "status").first()
+    return owner is not None and owner == (attempt, Clip.Status.PROCESSING)
 
 
 def _decode_into_clip(
-    *, clip: Clip, path: str, storage: Storage, job_id: int, written: list[str], clock: Callable[[], float]
+    *,
+    clip: Clip,
+    path: str,
+    storage: Storage,
+    job_id: int,
+    written: list[str],
+    clock: Callable[[], float],
+    attempt: uuid.UUID,
 ) -> None:
     """Write the frames and the audio of `path` into `clip`, then mark the clip ready and the job succeeded.
 
-    Files are written as they come (their names appended to `written`); rows in one transaction at the end.
+    Files are written as they come (their names appended to `written`); rows in one transaction at the end,
+    if `attempt` still owns the clip (`_Superseded` otherwise, also raised early at a progress write).
     """
     project = clip.project
     info = probe(path, check_decode=False)
@@ -292,7 +366,9 @@ def _decode_into_clip(
     folder = clip_folder(clip=clip)
     quality = settings.AVS_FRAME_JPEG_QUALITY
     total = frame_count(duration=info.duration, fps=project.fps)
-    progress = _ProgressReporter(job_id=job_id, clock=clock)
+    progress = _ProgressReporter(
+        job_id=job_id, clock=clock, owned=lambda: Clip.objects.filter(pk=clip.pk, ingest_attempt=attempt).exists()
+    )
     frames: list[Frame] = []
     encoded: tuple[object, bytes] = (None, b"")  # the last image encoded: repeated pictures are encoded once
     for decoded in iter_frames(path, fps=project.fps, position=FRAME_POSITION, max_side=project.frame_max_side):
@@ -326,6 +402,11 @@ def _decode_into_clip(
         audio = AudioTrack(clip=clip, file=name, sample_rate=rate, duration=num_samples / rate, num_samples=num_samples)
 
     with transaction.atomic():
+        if not _holds(clip_id=clip.pk, attempt=attempt):
+            raise _Superseded()
+        # Rows an older run may have left (none normally: rows are only written here, with the clip ready).
+        Frame.objects.filter(clip=clip).delete()
+        AudioTrack.objects.filter(clip=clip).delete()
         Frame.objects.bulk_create(frames, batch_size=500)
         if audio is not None:
             audio.save()
@@ -337,6 +418,7 @@ def _decode_into_clip(
         clip.has_audio = audio is not None
         clip.status = Clip.Status.READY
         clip.error = ""
+        clip.ingest_attempt = None
         clip.save(
             update_fields=[
                 "duration",
@@ -347,6 +429,7 @@ def _decode_into_clip(
                 "has_audio",
                 "status",
                 "error",
+                "ingest_attempt",
                 "updated_at",
             ]
         )
@@ -355,20 +438,27 @@ def _decode_into_clip(
             job_succeed(job_id=job_id, message=f"{frames_text}; {NO_AUDIO_NOTE}.")
         else:
             job_succeed(job_id=job_id, message=f"{frames_text}, {audio.duration:.1f} s of audio.")
+    # Files of runs that died (or were superseded and are still stopping) are nobody's now.
+    kept = set(written)
+    _delete_quietly(storage, [name for name in _folder_files(clip=clip, storage=storage) if name not in kept])
 
 
 class _ProgressReporter:
-    """Writes job progress at most every PROGRESS_INTERVAL seconds of `clock`, and only when it moved."""
+    """Writes job progress at most every PROGRESS_INTERVAL seconds of `clock`, and only when it moved; before
+    each write, raises `_Superseded` if `owned()` says another run took the clip over."""
 
-    def __init__(self, *, job_id: int, clock: Callable[[], float]):
+    def __init__(self, *, job_id: int, clock: Callable[[], float], owned: Callable[[], bool] = lambda: True):
         self.job_id = job_id
         self.clock = clock
+        self.owned = owned
         self.last_time = clock()  # the job already says "Decoding frames." at 0 %
         self.last_value = 0
 
     def report(self, progress: float, message: str) -> None:
         now = self.clock()
         if int(progress) != self.last_value and now - self.last_time >= PROGRESS_INTERVAL:
+            if not self.owned():
+                raise _Superseded()
             job_progress(job_id=self.job_id, progress=progress, message=message)
             self.last_time, self.last_value = now, int(progress)
 
@@ -395,28 +485,39 @@ def _local_source(*, storage: Storage, name: str) -> Iterator[str]:
         yield copy.name
 
 
-def clip_ingest_fail(*, clip_id: int, job_id: int, error: str, storage: Storage | None = None) -> None:
+def clip_ingest_fail(
+    *, clip_id: int, job_id: int, error: str, storage: Storage | None = None, attempt: uuid.UUID | None = None
+) -> None:
     """Mark an ingest failed with `error` (for people): remove the clip's frames and audio, clip → failed, job → failed.
 
-    For the failure paths outside `clip_ingest` (time limit, retries exhausted, broker unreachable).
+    For the failure paths outside `clip_ingest` (time limit, retries exhausted, broker unreachable, a task whose
+    worker kept dying) and its own. Changes nothing when the clip is ready (a late failure report must not undo a
+    finished ingest), when `job_id` is not the clip's latest ingest job (then only that job fails, if unfinished),
+    or when `attempt` is given and another run holds the clip.
     """
     storage = storage or default_storage
-    clip = Clip.objects.filter(pk=clip_id).first()
-    if clip is None:
+    with transaction.atomic():
+        clip = Clip.objects.select_for_update().filter(pk=clip_id).first()
+        if clip is None:
+            job_fail(job_id=job_id, error=error, message=error)
+            return
+        if clip.status == Clip.Status.READY:
+            return
+        latest = _ingest_job_id(clip_id=clip.pk)
+        if latest is not None and latest != job_id:
+            _finish_stale_job(job_id=job_id, error=error)
+            return
+        if attempt is not None and clip.ingest_attempt not in (None, attempt):
+            logger.info("ingest of clip %s: attempt %s failed after it was superseded; ignored", clip.pk, attempt)
+            return
+        try:
+            _clear_outputs(clip=clip, storage=storage)
+        except Exception:
+            logger.exception("could not remove the partial output of clip %s", clip.pk)
+        Clip.objects.filter(pk=clip.pk).update(
+            status=Clip.Status.FAILED, error=error, ingest_attempt=None, updated_at=timezone.now()
+        )
         job_fail(job_id=job_id, error=error, message=error)
-        return
-    if clip.status == Clip.Status.READY:  # a late failure report must not undo a finished ingest
-        return
-    _mark_failed(clip=clip, job_id=job_id, error=error, storage=storage)
-
-
-def _mark_failed(*, clip: Clip, job_id: int, error: str, storage: Storage) -> None:
-    try:
-        _clear_outputs(clip=clip, storage=storage)
-    except Exception:
-        logger.exception("could not remove the partial output of clip %s", clip.pk)
-    Clip.objects.filter(pk=clip.pk).update(status=Clip.Status.FAILED, error=error, updated_at=timezone.now())
-    job_fail(job_id=job_id, error=error, message=error)
 
 
 def _clear_outputs(*, clip: Clip, storage: Storage) -> None:
@@ -429,16 +530,23 @@ def _clear_outputs(*, clip: Clip, storage: Storage) -> None:
 
 
 def _output_names(*, clip: Clip, storage: Storage) -> list[str]:
-    folder = clip_folder(clip=clip)
     names = list(Frame.objects.filter(clip=clip).values_list("image", flat=True))
     names += list(AudioTrack.objects.filter(clip=clip).values_list("file", flat=True))
+    names += _folder_files(clip=clip, storage=storage)
+    return sorted(set(filter(None, names)))
+
+
+def _folder_files(*, clip: Clip, storage: Storage) -> list[str]:
+    """Names of the files in the clip's folder and its frames folder."""
+    folder = clip_folder(clip=clip)
+    names: list[str] = []
     for sub in (f"{folder}/frames", folder):
         try:
             _, files = storage.listdir(sub)
         except (FileNotFoundError, NotImplementedError):
             continue
         names += [f"{sub}/{file}" for file in files]
-    return sorted(set(filter(None, names)))
+    return names
 
 
 def _delete_quietly(storage: Storage, names: list[str]) -> None:
@@ -466,21 +574,36 @@ def _remove_empty_folders(storage: Storage, folders: list[str]) -> None:
 def clip_ingest_retry(*, clip: Clip, user: Any = None) -> Job:
     """Queue the ingest of a failed (or never queued) clip again, from its stored source.
 
-    Partial output of earlier attempts is removed first. A clip that is `ready` or `processing`
-    is refused: re-ingesting would replace frames that annotations point at.
+    Decided under a lock on the clip's row, so of concurrent retries one queues the ingest and the others get 409.
+    A clip that is `ready` or `processing` is refused (409): re-ingesting would replace frames that annotations
+    point at; so is an `uploaded` clip whose ingest is already queued. Partial output of earlier attempts is
+    removed first; a delivery of an earlier ingest job that arrives later changes nothing (`clip_ingest`).
     """
-    if clip.status in (Clip.Status.READY, Clip.Status.PROCESSING):
-        raise ApplicationError(
-            f"Clip {clip.pk} is {clip.status}; only failed or uploaded clips can be ingested again.",
-            {"status": clip.status},
-            status=409,
-        )
-    if not clip.source.name:
-        raise ApplicationError("The clip has no stored source file; delete it and upload the file again.")
     storage = default_storage
     with transaction.atomic():
-        _clear_outputs(clip=clip, storage=storage)
-        Clip.objects.filter(pk=clip.pk).update(status=Clip.Status.UPLOADED, error="", updated_at=timezone.now())
+        locked = Clip.objects.select_for_update().filter(pk=clip.pk).first()
+        if locked is None:
+            raise NotFoundError("Clip not found.")
+        if locked.status in (Clip.Status.READY, Clip.Status.PROCESSING):
+            raise ApplicationError(
+                f"Clip {clip.pk} is {locked.status}; only failed or uploaded clips can be ingested again.",
+                {"status": locked.status},
+                status=409,
+            )
+        latest = _ingest_job_id(clip_id=clip.pk)
+        pending = Job.objects.filter(pk=latest, status__in=(Job.Status.QUEUED, Job.Status.RUNNING)).first()
+        if pending is not None:
+            raise ApplicationError(
+                f"Clip {clip.pk} is already queued for ingest (job {pending.pk}).",
+                {"status": locked.status, "job_id": pending.pk},
+                status=409,
+            )
+        if not locked.source.name:
+            raise ApplicationError("The clip has no stored source file; delete it and upload the file again.")
+        _clear_outputs(clip=locked, storage=storage)
+        Clip.objects.filter(pk=clip.pk).update(
+            status=Clip.Status.UPLOADED, error="", ingest_attempt=None, updated_at=timezone.now()
+        )
         job = job_create(
             project_id=clip.project_id, kind=Job.Kind.INGEST, created_by=user, target=clip, message="Queued for ingest."
         )

@@ -110,7 +110,7 @@ class FakeServer {
         const added = this.proposal.frames[0].instances.map((i) => ({ label: i.label, mask: i.mask }));
         return this.store(frameId, [...(current?.instances ?? []), ...added]);
       },
-      acceptProposalOnClip: async () => ({ created: 0, skipped: 0 }),
+      acceptProposalOnClip: async () => ({ created: 0, skipped: 0, skipped_frames: [] }),
     };
   }
 }

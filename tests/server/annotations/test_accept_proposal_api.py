@@ -174,7 +174,7 @@ def test_every_unannotated_frame_gets_a_draft_and_annotated_frames_are_skipped(
     mine = AnnotationFactory(frame=frames[1], instances=[{"mask": BLOB, "label": "guitar"}], version=5)
     response = accept_clip(client, clip, proposal)
     assert response.status_code == 200, response.data
-    assert response.json() == {"created": 3, "skipped": 1}
+    assert response.json() == {"created": 3, "skipped": 1, "skipped_frames": [1]}
 
     first = stored(frames[0])
     assert [i["label"] for i in first.instances] == ["dog", "cat", "sounding object"]
@@ -183,7 +183,7 @@ def test_every_unannotated_frame_gets_a_draft_and_annotated_frames_are_skipped(
     mine.refresh_from_db()
     assert (mine.version, mine.instances, mine.source_proposal_id) == (5, [{"mask": BLOB, "label": "guitar"}], None)
 
-    assert accept_clip(client, clip, proposal).json() == {"created": 0, "skipped": 4}
+    assert accept_clip(client, clip, proposal).json() == {"created": 0, "skipped": 4, "skipped_frames": [0, 1, 2, 3]}
 
 
 def test_accepting_another_clips_proposal_changes_nothing(client, project, clip, frames):
