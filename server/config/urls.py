@@ -22,3 +22,9 @@ urlpatterns = [
     # Client-side routes of the web app; never a file-like path (a dot in the last segment) nor media/.
     re_path(r"^(?!api/|admin/|static/|media/)(?![^?]*\.[^/]*/?$).*$", frontend_index, name="frontend"),
 ]
+
+# Under /api/, errors raised outside the API views (no matching operation, a crash) answer in the API's shape.
+handler400 = "server.core.views.bad_request"
+handler403 = "server.core.views.permission_denied"
+handler404 = "server.core.views.page_not_found"
+handler500 = "server.core.views.server_error"
