@@ -19,7 +19,9 @@ import numpy as np
 
 @dataclass
 class ClipMedia:
-    """A decoded clip: T frames and the whole audio track.
+    """A decoded clip: T frames and the whole audio track, all in memory (short clips, tests, benchmarks).
+    Proposers read clips of any length through `ml_backend.media.source.ClipSource` (a `FrameReader`: one
+    H×W×3 uint8 frame per `read(position)`, and an `AudioReader`), of which `ClipSource.from_media` makes one.
 
     frames: T×H×W×3 uint8 RGB. timestamps: (T,) float64 seconds of each kept picture.
     audio: (N,) float32 mono or None when the video has no audio track.
@@ -119,14 +121,38 @@ class Instance:
 
 @dataclass
 class FrameInstances:
+    """One frame's instances. embedding: optional (C,) float32, the frame's pooled visual embedding as the proposer
+    computed it (OpenAVS: SAM's image embedding averaged over the grid cells covering the frame, C = 256; the
+    synchrony baseline: its 4×4 colour layout, C = 48), named by `ClipFeatures.visual_kind`; None when none."""
+
     frame_index: int
     instances: list[Instance]
+    embedding: np.ndarray | None = None
+
+
+@dataclass
+class ClipFeatures:
+    """What a proposer computed for a whole clip that a student or an acquisition function can reuse.
+
+    audio_tags: per audio window (frame order, one per frame), its top-k tags; empty lists for a proposer without
+    tags (the baseline). audio_embedding: T×D float32, one row per window (OpenAVS: CLAP's unit audio embedding,
+    D = 512 for the LAION models; the baseline: `ml_backend.pipelines.synchrony.audio_features`, D = 17) or None.
+    audio_kind / visual_kind: what the audio rows and the frames' `FrameInstances.embedding` are
+    (e.g. "clap", "sam-mean", "baseline-bands", "baseline-colour-grid"); "" when there are none.
+    """
+
+    audio_tags: list[AudioTags]
+    audio_embedding: np.ndarray | None = None
+    audio_kind: str = ""
+    visual_kind: str = ""
 
 
 @dataclass
 class ClipProposal:
-    """A proposer's output for a clip: per-frame instances plus what ran (`model`, `meta`)."""
+    """A proposer's output for a clip: per-frame instances plus what ran (`model`, `meta`) and what it computed
+    on the way that can be reused (`features`, None when the proposer keeps none)."""
 
     frames: list[FrameInstances]
     model: str
     meta: dict[str, Any] = field(default_factory=dict)
+    features: ClipFeatures | None = None

@@ -13,14 +13,29 @@ from server.core.models import TimeStampedModel
 
 
 class Proposal(TimeStampedModel):
-    """A model version's masks for one clip.
+    """A model version's masks for one clip, with what the proposer knew about them.
 
-    `frames` = `[{"frame_index": int, "instances": [{"mask", "label", "score", "provenance"}]}]`.
+    `frames` = `[{"frame_index": int, "instances": [{"mask", "label", "score", "confidence", "provenance"}],
+    "probability_map": {"path": str, "size": [h, w], "scale": float}}]`: `confidence` is the instance's mean
+    foreground probability inside its mask (absent on proposals stored before it was kept), `probability_map` the
+    frame's 8-bit probability map (PNG in media storage, longer side at most AVS_PROBABILITY_MAP_MAX_SIDE; absent when
+    none was kept). `evidence`: the summary of the clip's evidence file (`{"path", "format", "bytes", "frames",
+    "stride", "audio_tags": {"top_k"}, "audio_embedding": {"kind", "shape"} | None, "visual_embedding": ...,
+    "dropped": [...]}`, `{}` when none), one per (clip, model version) like the proposal. The formats are
+    `ml_backend.serving.records`'s; read them through `server.annotations.selectors.proposal_evidence_for_clip`.
+    Every file lives under `records_folder` and is deleted with the proposal (`server.annotations.records`).
     """
 
     clip = models.ForeignKey("media.Clip", on_delete=models.CASCADE, related_name="proposals")
     model_version = models.ForeignKey("learning.ModelVersion", on_delete=models.PROTECT, related_name="proposals")
     frames = models.JSONField(default=list)
+    records_folder = models.CharField(
+        max_length=300,
+        blank=True,
+        default="",
+        help_text="Media storage folder of the probability maps and the evidence file (deleted with the proposal).",
+    )
+    evidence = models.JSONField(default=dict, blank=True, help_text="Summary of the clip's evidence file.")
 
     class Meta:
         ordering = ["id"]

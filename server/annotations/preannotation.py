@@ -5,7 +5,7 @@ Flow::
 
     preannotate_request (web, managers)  ->  Job(kind=preannotate), one entry per clip in `job.result["clips"]`
         -> on commit: one `clip_preannotate_task(job_id, clip_id)` per clip, queue `inference`
-            -> clip_preannotate (this module) -> ml_backend.serving.propose_clip -> proposal_store_new
+            -> clip_preannotate (this module) -> ml_backend.serving.propose_stored_clip -> proposal_store_new
 
 One task per clip: more inference workers pre-annotate a job in parallel, a worker that dies loses at most the
 clip it was working on (the task is acknowledged late and redelivered), and time limits apply per clip. Each
@@ -16,6 +16,12 @@ setting. Without one, with a file that is not a valid configuration, or when its
 synchrony baseline runs, and the reason is kept (the baseline ModelVersion's `note`, the job's message, the
 project's `proposer`). Proposals are stored under the ModelVersion of what actually ran
 (`model_version_get_or_create` on its configuration: the same configuration always maps to the same version).
+
+What a proposal keeps besides its masks: each instance's `confidence` (mean probability inside its mask), each
+frame's 8-bit probability map (PNG, longer side at most AVS_PROBABILITY_MAP_MAX_SIDE) and the clip's evidence file
+(`.npz`: audio tags, audio and visual embeddings, at most AVS_PROPOSAL_EVIDENCE_MAX_BYTES), written to media storage
+while the proposer works (`server.annotations.records`); a run that stores no proposal deletes what it wrote. Once a
+clip's proposal is stored, the clip is scored for the review queue from it (`server.learning.acquisition`).
 
 Idempotence: a clip that already has a proposal of the model version is skipped (before any model runs);
 a clip's entry, its proposal and the job's progress are written in one transaction under a lock on the job row,
@@ -45,11 +51,9 @@ import copy
 import json
 import logging
 import os
-import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -57,17 +61,17 @@ from typing import Any
 from django.conf import settings
 from django.core.files.storage import Storage, default_storage
 from django.db import InterfaceError, OperationalError, transaction
-from django.db.models import Max
 from django.utils import timezone
 
 from server.annotations.models import Proposal
+from server.annotations.records import RecordWriter
 from server.annotations.services import proposal_store_new
 from server.core.errors import ApplicationError, ConflictError
 from server.jobs.models import Job
 from server.jobs.services import job_create
 from server.learning.models import ModelVersion
-from server.learning.services import model_version_config_hash, model_version_get_or_create
-from server.media.models import Clip, Label, Project
+from server.learning.services import clip_score_acquisition, model_version_config_hash, model_version_get_or_create
+from server.media.models import AudioTrack, Clip, Label, Project
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +83,6 @@ NOT_CONFIGURED = (
 )
 QUEUED, DONE, SKIPPED, FAILED = "queued", "done", "skipped", "failed"
 FINISHED = (DONE, SKIPPED, FAILED)
-CHUNK_BYTES = 1024 * 1024
 
 Propose = Callable[..., dict[str, Any]]
 
@@ -89,15 +92,17 @@ Propose = Callable[..., dict[str, Any]]
 
 @dataclass
 class ProposerSpec:
-    """What a pre-annotation runs: `config_path` for `propose_clip` (None: the baseline) and `info`, the
+    """What a pre-annotation runs: `config_path` for `propose_stored_clip` (None: the baseline) and `info`, the
     ML backend's `model_info` of it (`kind`, `name`, `reason`, `config`, `config_hash`), with the server's
     `config_hash` of `info["config"]` (how the ModelVersion is found). `requested`: the model version a caller
-    asked for by id. `temporary`: a config file written for `requested`, removed by `cleanup()`."""
+    asked for by id. `temporary`: a config file written for `requested`, removed by `cleanup()`. `propose`: what
+    proposes instead of `propose_stored_clip` (same keyword arguments), e.g. for a student version."""
 
     config_path: str | None
     info: dict[str, Any]
     requested: ModelVersion | None = None
     temporary: str | None = None
+    propose: Propose | None = None
     version_hash: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -156,15 +161,20 @@ def _baseline(reason: str) -> dict[str, Any]:
 def proposer_spec(*, project: Project, model_version: ModelVersion | None = None) -> ProposerSpec:
     """The proposer a pre-annotation of `project` runs (loads no model, imports no torch).
 
-    Without `model_version`: the project's configuration (`project_model_config`); none, or one that is not a
-    valid configuration file, or one whose model files are missing, means the baseline with the reason. With an
-    OpenAVS `model_version`: its stored configuration (written to a temporary file, see `ProposerSpec.cleanup`);
-    a baseline version: the baseline. Raises ApplicationError for a student version (not runnable here yet).
+    Without `model_version`: the project's proposer chosen in its learning settings (a promoted student, or a
+    version a manager chose; `server.learning`) when it can run, else the project's configuration
+    (`project_model_config`); none, or one that is not a valid configuration file, or one whose model files are
+    missing, means the baseline with the reason. With an OpenAVS `model_version`: its stored configuration (written
+    to a temporary file, see `ProposerSpec.cleanup`); a baseline version: the baseline; a student version: its saved
+    model in media storage (`server.learning.training.student_proposer_spec`).
     """
     from ml_backend.serving import ConfigError
 
     if model_version is not None:
         return _spec_of_version(model_version)
+    chosen = _chosen_proposer(project)
+    if chosen is not None:
+        return chosen
     path = project_model_config(project=project)
     if not path:
         return ProposerSpec(config_path=None, info=_baseline(NOT_CONFIGURED))
@@ -179,9 +189,31 @@ def proposer_spec(*, project: Project, model_version: ModelVersion | None = None
     return ProposerSpec(config_path=path if info["kind"] == ModelVersion.Kind.OPENAVS else None, info=info)
 
 
+def _chosen_proposer(project: Project) -> ProposerSpec | None:
+    """The spec of the proposer set in the project's learning settings; None when none is set or it cannot run
+    (then the configured proposer runs: the project is never left without one; the problem is logged)."""
+    from server.learning.selectors import learning_settings_of
+
+    chosen = learning_settings_of(project_id=project.pk).proposer
+    if chosen is None:
+        return None
+    try:
+        spec = _spec_of_version(chosen)
+    except ApplicationError as exc:
+        logger.warning("project %s: its chosen proposer cannot run, the configured one runs: %s", project.pk, exc)
+        return None
+    if chosen.kind == ModelVersion.Kind.OPENAVS:
+        spec.requested = None  # as the configured proposer: models that fail to load make the baseline run
+    return spec
+
+
 def _spec_of_version(version: ModelVersion) -> ProposerSpec:
     from ml_backend.serving import ConfigError
 
+    if version.kind == ModelVersion.Kind.STUDENT:
+        from server.learning.training import student_proposer_spec
+
+        return student_proposer_spec(model_version=version)
     if version.kind == ModelVersion.Kind.BASELINE:
         info = _baseline(version.note or "model version chosen for this run")
         if model_version_config_hash(config=info["config"]) != version.config_hash:
@@ -197,22 +229,29 @@ def _spec_of_version(version: ModelVersion) -> ProposerSpec:
             "configurations and the baseline.",
             {"field": "model_version"},
         )
+    from ml_backend.serving import ConfigPolicyError
+
     handle = tempfile.NamedTemporaryFile("w", suffix=".json", prefix="avs-model-version-", delete=False)
     with handle:
         json.dump(version.config, handle)
-    try:
+    try:  # the server's model policy applies to stored configurations too, whenever they were registered
         info = _model_info(handle.name)
     except ConfigError as exc:
         os.unlink(handle.name)
+        problem = str(exc).replace(f"{handle.name}: ", "")
+        what = (
+            "may not run on this server"
+            if isinstance(exc, ConfigPolicyError)
+            else "has a configuration this ML backend cannot read"
+        )
         raise ApplicationError(
-            f"Model version {version.pk} ({version.name}) has a configuration this ML backend cannot read: {exc}",
-            {"field": "model_version"},
+            f"Model version {version.pk} ({version.name}) {what}: {problem}", {"field": "model_version"}
         ) from exc
     return ProposerSpec(config_path=handle.name, info=info, requested=version, temporary=handle.name)
 
 
 def project_proposer(*, project: Project) -> dict[str, Any]:
-    """`{"kind": "openavs" | "baseline", "name", "reason"}`: what pre-annotating `project` would run now.
+    """`{"kind": "openavs" | "baseline" | "student", "name", "reason"}`: what pre-annotating `project` would run now.
 
     Decided without loading a model (torch-free, for the web process): from the configuration file and whether
     its model files exist. If the configuration looks fine here but the last finished pre-annotation with the
@@ -370,13 +409,14 @@ def clip_preannotate(
     """Propose masks for one clip of a pre-annotation job; returns the clip's entry status (done, skipped, failed).
 
     Skips the clip (no model runs) when it already has a proposal of the model version; fails its entry with a
-    readable message when the clip is gone, not ready, has no audio track (or silent audio), its video cannot be
-    read, or the proposal does not fit its frames. Frames are proposed at the clip's own ingest parameters
-    (`Clip.fps`, the longer side of its stored frames, the project's sample rate), so masks have the stored
-    frames' sizes (checked by `proposal_store_new`) and `frame_index` is `Frame.index`. Database connection errors
-    and Celery's soft time limit propagate (the task retries or fails the entry).
+    readable message when the clip is gone, not ready, has no audio track (or silent audio), has more frames than
+    AVS_PREANNOTATE_MAX_FRAMES, a stored frame or its audio cannot be read, or the proposal does not fit its frames.
+    The clip is proposed from what ingest (or a dataset import) stored: its frames and its WAV track, opened
+    through `storage` and read AVS_PREANNOTATE_CHUNK_FRAMES frames at a time (no source video is needed), so masks
+    have the stored frames' sizes (checked by `proposal_store_new`) and `frame_index` is `Frame.index`. Database
+    connection errors and Celery's soft time limit propagate (the task retries or fails the entry).
 
-    `propose` replaces `ml_backend.serving.propose_clip` (same keyword arguments), for tests.
+    `propose` replaces `ml_backend.serving.propose_stored_clip` (same keyword arguments), for tests.
     """
     from celery.exceptions import SoftTimeLimitExceeded
 
@@ -414,6 +454,7 @@ def clip_preannotate(
         spec = proposer_spec(project=clip.project, model_version=requested)
     except ApplicationError as exc:
         return _finish(job_id, clip_id, status=FAILED, error=exc.message)
+    writer = RecordWriter(project_id=clip.project_id, clip_id=clip.pk, storage=storage or default_storage)
     try:
         existing = _existing_proposal(clip=clip, config_hash=spec.version_hash)
         if existing is not None:
@@ -421,7 +462,9 @@ def clip_preannotate(
                 job_id, clip_id, status=SKIPPED, proposal=existing, error="", note="already had this model's proposal"
             )
         try:
-            result = _propose(clip=clip, spec=spec, storage=storage or default_storage, propose=propose)
+            result = _propose(
+                clip=clip, spec=spec, storage=storage or default_storage, propose=propose, write_file=writer
+            )
         except (*RETRYABLE_ERRORS, SoftTimeLimitExceeded):
             raise
         except ApplicationError as exc:
@@ -434,9 +477,11 @@ def clip_preannotate(
                 status=FAILED,
                 error=f"Pre-annotation failed unexpectedly ({type(exc).__name__}: {exc}). The error was logged.",
             )
-        return _store(job_id=job_id, clip=clip, spec=spec, result=result)
+        return _store(job_id=job_id, clip=clip, spec=spec, result=result, writer=writer)
     finally:
         spec.cleanup()
+        if not writer.kept:  # no proposal refers to what this run wrote
+            writer.discard()
 
 
 def _entry(job: Job | None, clip_id: int) -> dict[str, Any] | None:
@@ -455,56 +500,86 @@ def _existing_proposal(*, clip: Clip, config_hash: str) -> Proposal | None:
     )
 
 
-@contextmanager
-def clip_source_path(*, clip: Clip, storage: Storage) -> Iterator[str]:
-    """A local path to the clip's stored source video (a temporary copy when the storage is not a local folder)."""
-    name = clip.source.name
-    if not name:
-        raise ApplicationError("The clip has no stored source video (it was imported without one).")
-    try:
-        path: str | None = storage.path(name)
-    except NotImplementedError:
-        path = None
-    if path is not None:
-        if not os.path.isfile(path):
-            raise ApplicationError("The clip's source video is missing from media storage.")
-        yield path
-        return
-    if not storage.exists(name):
-        raise ApplicationError("The clip's source video is missing from media storage.")
-    with tempfile.NamedTemporaryFile(suffix=os.path.splitext(name)[1]) as copy, storage.open(name, "rb") as stored:
-        shutil.copyfileobj(stored, copy, CHUNK_BYTES)
-        copy.flush()
-        yield copy.name
+def clip_stored_media(*, clip: Clip, storage: Storage) -> tuple[list[Any], Callable[[], Any]]:
+    """The clip's stored frames as `ml_backend.serving.StoredFrame`s (index, timestamp, an opener through `storage`)
+    and an opener of its stored WAV track: nothing is read here, the proposer opens each file when it needs it.
+
+    Raises ApplicationError when the clip has no frames or no stored audio track (ingest it again)."""
+    from ml_backend.serving import StoredFrame
+
+    rows = list(clip.frames.order_by("index").values_list("index", "timestamp", "image"))
+    if not rows:
+        raise ApplicationError("The clip has no frames: ingest it again.")
+    track = AudioTrack.objects.filter(clip_id=clip.pk).values_list("file", flat=True).first()
+    if not track:
+        raise ApplicationError("The clip has no stored audio track: ingest it again.")
+    frames = [StoredFrame(index, timestamp, partial(storage.open, name, "rb")) for index, timestamp, name in rows]
+    return frames, partial(storage.open, track, "rb")
 
 
-def _propose(*, clip: Clip, spec: ProposerSpec, storage: Storage, propose: Propose | None) -> dict[str, Any]:
-    """`propose_clip` on the clip's source at its ingest parameters; ApplicationError for what a person can fix."""
+def _propose(
+    *,
+    clip: Clip,
+    spec: ProposerSpec,
+    storage: Storage,
+    propose: Propose | None,
+    write_file: Callable[[str, bytes], str] | None = None,
+) -> dict[str, Any]:
+    """`propose_stored_clip` on the clip's stored frames and audio (read a chunk at a time, through `storage`);
+    ApplicationError for what a person can fix, a clip over the frame budget included. `write_file` receives each
+    frame's probability map and the clip's evidence file as they are ready (`server.annotations.records`)."""
     from ml_backend.serving import ConfigError, MediaError
 
     if propose is None:
-        from ml_backend.serving import propose_clip as propose
-    project = clip.project
-    sizes = clip.frames.aggregate(width=Max("width"), height=Max("height"))
-    if sizes["width"] is None:
-        raise ApplicationError("The clip has no frames: ingest it again.")
-    labels = list(Label.objects.filter(project_id=project.pk).order_by("name").values_list("name", flat=True))
-    with clip_source_path(clip=clip, storage=storage) as path:
-        try:
-            return propose(
-                video_path=path,
-                fps=clip.fps or project.fps,
-                sample_rate=project.audio_sample_rate,
-                config_path=spec.config_path,
-                labels=labels,
-                max_side=max(sizes["width"], sizes["height"]),
-            )
-        except (MediaError, ConfigError) as exc:  # MediaError covers ClipInputError (no or silent audio)
-            raise ApplicationError(str(exc).replace(path, clip.name)) from exc
+        propose = spec.propose
+    if propose is None:
+        from ml_backend.serving import propose_stored_clip as propose
+    budget = settings.AVS_PREANNOTATE_MAX_FRAMES
+    count = clip.frames.count()
+    if count > budget:
+        raise ApplicationError(
+            f"The clip has {count} frames, more than the {budget} that pre-annotation proposes for one clip "
+            "(setting AVS_PREANNOTATE_MAX_FRAMES): split the video into shorter clips or ingest it at a lower frame "
+            "rate. Nothing was stored for this clip."
+        )
+    frames, audio = clip_stored_media(clip=clip, storage=storage)
+    labels = list(Label.objects.filter(project_id=clip.project_id).order_by("name").values_list("name", flat=True))
+    try:
+        return propose(
+            frames=frames,
+            audio=audio,
+            fps=clip.fps or clip.project.fps,
+            name=clip.name,
+            config_path=spec.config_path,
+            labels=labels,
+            chunk_frames=settings.AVS_PREANNOTATE_CHUNK_FRAMES,
+            max_frames=budget,
+            write_file=write_file,
+            probability_map_max_side=settings.AVS_PROBABILITY_MAP_MAX_SIDE,
+            evidence_max_bytes=settings.AVS_PROPOSAL_EVIDENCE_MAX_BYTES,
+        )
+    except (MediaError, ConfigError) as exc:  # MediaError covers ClipInputError (no or silent audio, too long)
+        raise ApplicationError(str(exc)) from exc
 
 
-def _store(*, job_id: int, clip: Clip, spec: ProposerSpec, result: dict[str, Any]) -> str:
-    """Store the proposal under the model version of what ran and finish the clip's entry, in one transaction."""
+def clip_propose(
+    *,
+    clip: Clip,
+    spec: ProposerSpec,
+    storage: Storage | None = None,
+    write_file: Callable[[str, bytes], str] | None = None,
+) -> dict[str, Any]:
+    """What pre-annotation computes for one clip with `spec`, outside a pre-annotation job (training rounds judge
+    their held-out clips with it): the result of `propose_stored_clip` (or of `spec.propose`). ApplicationError for
+    what a person can fix."""
+    return _propose(clip=clip, spec=spec, storage=storage or default_storage, propose=None, write_file=write_file)
+
+
+def _store(
+    *, job_id: int, clip: Clip, spec: ProposerSpec, result: dict[str, Any], writer: RecordWriter | None = None
+) -> str:
+    """Store the proposal under the model version of what ran and finish the clip's entry, in one transaction.
+    The proposal keeps the files `writer` saved (probability maps, evidence); `writer.kept` tells the caller so."""
     model = result["model"]
     fallback = None
     if model["config_hash"] == spec.info["config_hash"]:
@@ -533,20 +608,39 @@ def _store(*, job_id: int, clip: Clip, spec: ProposerSpec, result: dict[str, Any
         ModelVersion.objects.filter(pk=version.pk).update(note=reason, updated_at=timezone.now())
         version.note = reason
     frames = result.get("frames") or []
+    folder = writer.folder if writer is not None and writer.names else ""
     with transaction.atomic():
         job = Job.objects.select_for_update().filter(pk=job_id).first()
         entry = _entry(job, clip.pk)
         if job is None or entry is None or entry["status"] in FINISHED:
             return entry["status"] if entry else FAILED
         try:
-            proposal = proposal_store_new(clip=clip, model_version=version, frames=frames)
+            proposal = proposal_store_new(
+                clip=clip, model_version=version, frames=frames, records_folder=folder, evidence=result.get("evidence")
+            )
         except ApplicationError as exc:
             error = f"The proposal does not fit the clip's frames ({exc.message}); ingest the clip again."
             return _finish_locked(job, entry, status=FAILED, error=error, version=version, fallback=fallback)
         if proposal is None:  # stored meanwhile (another job with the same model): kept as it is
             existing = Proposal.objects.get(clip_id=clip.pk, model_version=version)
             return _finish_locked(job, entry, status=SKIPPED, proposal=existing, version=version, fallback=fallback)
-        return _finish_locked(job, entry, status=DONE, proposal=proposal, version=version, fallback=fallback)
+        # Before the entry says done: a finished job has its clips scored.
+        _score(clip=clip, version=version, storage=writer.storage if writer is not None else None)
+        status = _finish_locked(job, entry, status=DONE, proposal=proposal, version=version, fallback=fallback)
+    if writer is not None:
+        writer.kept = True  # committed (or part of the caller's transaction): the proposal refers to the files
+    return status
+
+
+def _score(*, clip: Clip, version: ModelVersion, storage: Storage | None) -> None:
+    """Score the clip for the review queue from the proposal just stored, while its evidence is at hand
+    (`server.learning.acquisition`). In a savepoint, and never raising: a scoring problem is logged, the proposal
+    stays."""
+    try:
+        with transaction.atomic():
+            clip_score_acquisition(clip=clip, model_version=version, storage=storage)
+    except Exception:
+        logger.exception("acquisition scoring of clip %s (model version %s) failed", clip.pk, version.pk)
 
 
 # --- job bookkeeping --------------------------------------------------------------------------------

@@ -2,17 +2,24 @@
 
 Access follows `server.accounts.selectors.project_access`: an object in a project the user is not a
 member of answers 404 exactly like a missing one; members lacking the role get 403.
+
+`proposal_evidence_for_clip(clip=, model_version=)` is what acquisition and training read of a proposal besides its
+masks: its per-frame probability maps, the clip's audio tags and embeddings (no access check: for workers).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
+import numpy as np
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.files.storage import Storage, default_storage
 from django.db.models import Prefetch, QuerySet
 
 from server.annotations.models import Annotation, AnnotationRevision, Proposal, Review
+from server.core.errors import ApplicationError, NotFoundError
 from server.core.permissions import project_object_access
 from server.media.models import Clip, Frame
 
@@ -119,3 +126,166 @@ def annotation_revision_list(*, annotation_id: int) -> QuerySet[AnnotationRevisi
 def review_list(*, annotation_id: int) -> QuerySet[Review]:
     """Newest first."""
     return Review.objects.filter(annotation_id=annotation_id).select_related("reviewer").order_by("-created_at", "-id")
+
+
+# --- what a proposal keeps besides its masks (probability maps, evidence) ----------------------------------
+
+
+def proposal_probability_map_path(*, proposal: Proposal, frame_index: int) -> str:
+    """Media storage path of the proposal's probability map of frame `frame_index`. Raises NotFoundError when the
+    proposal kept none for that frame (no such frame, or a proposal stored before maps were kept)."""
+    for entry in proposal.frames:
+        if entry.get("frame_index") == frame_index:
+            record = entry.get("probability_map") or {}
+            path = record.get("path")
+            if path and proposal.records_folder and path.startswith(f"{proposal.records_folder}/"):
+                return path
+            break
+    raise NotFoundError(f"Proposal {proposal.pk} has no probability map for frame {frame_index}.")
+
+
+class ProbabilityMaps(Mapping[int, np.ndarray]):
+    """A proposal's per-frame probability maps, read one at a time from media storage (nothing is held).
+
+    `maps[frame_index]` -> h×w uint8 (probability ≈ value / 255, see `ml_backend.serving.records`), at the stored
+    size (longer side at most AVS_PROBABILITY_MAP_MAX_SIDE); iterating yields the frame indexes that have a map, in
+    order (`items()` reads each map as it goes). `size(i)`: (h, w) stored; `frame_size(i)`: (H, W) of the frame;
+    `scale(i)`: h ≈ H · scale; `probability(i, size=None)`: float32 in [0, 1], bilinearly resized to `size`
+    ((H, W); None: the stored size); `instances(i)`: the frame's stored instances (`mask` RLE, `label`, `score`,
+    `confidence`). Raises KeyError for a frame without a map, NotFoundError when its file is missing from storage.
+    """
+
+    def __init__(self, proposal: Proposal, *, storage: Storage | None = None) -> None:
+        self.proposal_id = proposal.pk
+        self.storage = storage or default_storage
+        self._entries = {
+            int(entry["frame_index"]): entry
+            for entry in sorted(proposal.frames, key=lambda e: e["frame_index"])
+            if entry.get("probability_map")
+        }
+        self._all = {int(entry["frame_index"]): entry for entry in proposal.frames}
+
+    def __getitem__(self, frame_index: int) -> np.ndarray:
+        from ml_backend.serving import decode_png
+
+        record = self._entries[frame_index]["probability_map"]
+        try:
+            with self.storage.open(record["path"], "rb") as handle:
+                return decode_png(handle)
+        except FileNotFoundError:
+            raise NotFoundError(
+                f"The probability map of frame {frame_index} (proposal {self.proposal_id}) is missing from media "
+                "storage."
+            ) from None
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def size(self, frame_index: int) -> tuple[int, int]:
+        height, width = self._entries[frame_index]["probability_map"]["size"]
+        return int(height), int(width)
+
+    def scale(self, frame_index: int) -> float:
+        return float(self._entries[frame_index]["probability_map"]["scale"])
+
+    def frame_size(self, frame_index: int) -> tuple[int, int] | None:
+        """(H, W) of the frame, from its instances' masks; None for a frame without instances."""
+        for instance in self._all[frame_index].get("instances") or []:
+            height, width = instance["mask"]["size"]
+            return int(height), int(width)
+        return None
+
+    def instances(self, frame_index: int) -> list[dict[str, Any]]:
+        return list(self._all[frame_index].get("instances") or [])
+
+    def probability(self, frame_index: int, *, size: tuple[int, int] | None = None) -> np.ndarray:
+        from PIL import Image
+
+        values = self[frame_index]
+        if size is None or tuple(size) == values.shape:
+            return values.astype(np.float32) / np.float32(255.0)
+        image = Image.fromarray(values.astype(np.float32) / np.float32(255.0), mode="F")
+        resized = image.resize((int(size[1]), int(size[0])), Image.Resampling.BILINEAR)
+        return np.clip(np.asarray(resized, dtype=np.float32), 0.0, 1.0)
+
+
+@dataclass
+class ProposalEmbeddings:
+    """What the proposer computed per clip besides tags (`ml_backend.serving.records` documents the file):
+    audio: G×D float32 per audio window (OpenAVS: CLAP unit embeddings; baseline: level and band energies, dB) or
+    None; visual: G×C float32 per frame (OpenAVS: SAM image embedding mean-pooled, C = 256; baseline: 4×4 colour
+    layout, C = 48; NaN rows: frames without one) or None; row g covers the frames at positions
+    [g·stride, (g+1)·stride) of `frame_indexes` (stride 1 unless the file had to be bounded); audio_kind /
+    visual_kind name them."""
+
+    frame_indexes: np.ndarray
+    audio: np.ndarray | None
+    visual: np.ndarray | None
+    stride: int
+    audio_kind: str
+    visual_kind: str
+
+    def clip_embedding(self) -> np.ndarray | None:
+        """(C,) float32: the mean of the visual rows that are present (None without any), e.g. for diversity."""
+        if self.visual is None:
+            return None
+        rows = self.visual[~np.isnan(self.visual).any(axis=1)]
+        return rows.mean(axis=0).astype(np.float32) if len(rows) else None
+
+
+class ProposalEvidence(NamedTuple):
+    """`proposal_evidence_for_clip`'s answer: unpack as `maps, audio_tags, embeddings = ...`.
+
+    probability_maps: `ProbabilityMaps` (frame index -> h×w uint8, read on access);
+    audio_tags: per audio window (one per frame, frame order), its tags as `(label, score)`, best first (empty
+    lists for a proposer without tags, e.g. the baseline; [] when the proposal kept no evidence);
+    embeddings: `ProposalEmbeddings`, None when the proposal kept no evidence file."""
+
+    probability_maps: ProbabilityMaps
+    audio_tags: list[list[tuple[str, float]]]
+    embeddings: ProposalEmbeddings | None
+
+
+def proposal_evidence_for_clip(
+    *, clip: Clip | int, model_version: Any, storage: Storage | None = None
+) -> ProposalEvidence | None:
+    """What pre-annotation kept for `clip` (a Clip or its id) with `model_version` (a ModelVersion or its id), for
+    acquisition and training to reuse without running the proposer again; None when the clip has no proposal of
+    that version. Reads the evidence file (at most AVS_PROPOSAL_EVIDENCE_MAX_BYTES) now and each probability map
+    only when asked for, so a caller holds one frame's map at a time. Two queries at most, no access check (for
+    workers and services; API views check membership first).
+
+    Raises NotFoundError when the proposal's evidence file is missing from media storage, ApplicationError when it
+    is not a readable evidence file.
+    """
+    from ml_backend.serving import read_evidence
+
+    clip_id = clip if isinstance(clip, int) else clip.pk
+    version_id = model_version if isinstance(model_version, int) else model_version.pk
+    proposal = Proposal.objects.filter(clip_id=clip_id, model_version_id=version_id).first()
+    if proposal is None:
+        return None
+    storage = storage or default_storage
+    maps = ProbabilityMaps(proposal, storage=storage)
+    path = (proposal.evidence or {}).get("path")
+    if not path:
+        return ProposalEvidence(maps, [], None)
+    try:
+        with storage.open(path, "rb") as handle:
+            arrays = read_evidence(handle)
+    except FileNotFoundError:
+        raise NotFoundError(f"The evidence file of proposal {proposal.pk} is missing from media storage.") from None
+    except (ValueError, OSError) as exc:
+        raise ApplicationError(f"The evidence file of proposal {proposal.pk} cannot be read: {exc}") from exc
+    embeddings = ProposalEmbeddings(
+        frame_indexes=arrays.frame_index,
+        audio=arrays.audio_embedding,
+        visual=arrays.visual_embedding,
+        stride=arrays.stride,
+        audio_kind=arrays.audio_kind,
+        visual_kind=arrays.visual_kind,
+    )
+    return ProposalEvidence(maps, arrays.audio_tags(), embeddings)

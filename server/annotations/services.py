@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import os
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -23,6 +24,7 @@ from django.utils import timezone
 from server.accounts.models import Role
 from server.accounts.selectors import ADMIN
 from server.annotations.models import Annotation, AnnotationRevision, Proposal, Review
+from server.annotations.records import records_delete_on_commit
 from server.core.errors import ApplicationError, ConflictError, NotFoundError, ServiceUnavailableError
 from server.core.masks import rle_union_iou, rle_validate
 from server.media.models import Frame, Label
@@ -81,6 +83,13 @@ def annotation_instances_clean(*, frame: Frame, instances: Any) -> list[dict[str
     """
     if not isinstance(instances, list):
         raise ApplicationError("instances must be a list of {mask, label} objects.", {"field": "instances"})
+    limit = settings.AVS_MAX_INSTANCES_PER_ANNOTATION
+    if len(instances) > limit:
+        raise ApplicationError(
+            f"A frame's annotation holds at most {limit} instances; this one has {len(instances)} "
+            "(setting AVS_MAX_INSTANCES_PER_ANNOTATION).",
+            {"field": "instances", "limit": limit, "count": len(instances)},
+        )
     cleaned = []
     for i, instance in enumerate(instances):
         field = f"instances[{i}]"
@@ -90,6 +99,8 @@ def annotation_instances_clean(*, frame: Frame, instances: Any) -> list[dict[str
         if not isinstance(label, str) or not label.strip():
             raise ApplicationError(f"{field}.label must be a non-empty string.", {"field": f"{field}.label"})
         label = label.strip()
+        if "\x00" in label:  # PostgreSQL text cannot hold it
+            raise ApplicationError(f"{field}.label cannot contain NUL characters.", {"field": f"{field}.label"})
         if len(label) > LABEL_MAX_LENGTH:
             raise ApplicationError(
                 f"{field}.label is longer than {LABEL_MAX_LENGTH} characters.", {"field": f"{field}.label"}
@@ -99,11 +110,12 @@ def annotation_instances_clean(*, frame: Frame, instances: Any) -> list[dict[str
     return cleaned
 
 
-def project_labels_ensure(*, project_id: int, names: list[str]) -> dict[str, str]:
+def project_labels_ensure(*, project_id: int, names: list[str], max_new: int | None = None) -> dict[str, str]:
     """Make every name part of the project's open vocabulary; return {name: vocabulary spelling}.
 
     Names match existing labels case-insensitively ("Dog" reuses "dog"); unknown names are added
-    with the first palette colour the project does not use yet.
+    with the first palette colour the project does not use yet. With `max_new`, more than that many
+    unknown names is an ApplicationError (400) and nothing is added.
     """
     wanted = {name.lower(): name for name in names}
     if not wanted:
@@ -117,6 +129,13 @@ def project_labels_ensure(*, project_id: int, names: list[str]) -> dict[str, str
     }
     # Sorted: concurrent writers adding the same new labels take their row locks in one order (no deadlock).
     missing = sorted(name for lowered, name in wanted.items() if lowered not in existing)
+    if max_new is not None and len(missing) > max_new:
+        raise ApplicationError(
+            f"One save may add at most {max_new} new labels to the project; this one adds {len(missing)} "
+            f"({', '.join(missing[:5])}{', ...' if len(missing) > 5 else ''}). Add labels to the project first, "
+            "or save fewer at a time (setting AVS_MAX_NEW_LABELS_PER_REQUEST).",
+            {"field": "instances", "limit": max_new, "new_labels": missing},
+        )
     if missing:
         used = {c.lower() for c in Label.objects.filter(project_id=project_id).values_list("color", flat=True)}
         free = [colour for colour in LABEL_PALETTE if colour not in used]
@@ -180,8 +199,10 @@ def annotation_update(
     annotation is locked for annotators (managers and admins may still correct it). Labels unknown
     to the project are added to its vocabulary.
 
-    Raises ApplicationError (400) for invalid instances, AnnotationConflictError (409) for a stale
-    `version`, ConflictError (409) when the annotation is accepted.
+    Raises ApplicationError (400) for invalid instances, more instances than
+    AVS_MAX_INSTANCES_PER_ANNOTATION or more new labels than AVS_MAX_NEW_LABELS_PER_REQUEST (nothing is
+    stored), AnnotationConflictError (409) for a stale `version`, ConflictError (409) when the annotation
+    is accepted.
     """
     if status is not None and status not in EDITABLE_STATUSES:
         raise ApplicationError(f"status must be draft or submitted, not {status}.", {"field": "status"})
@@ -190,7 +211,11 @@ def annotation_update(
     cleaned = annotation_instances_clean(frame=frame, instances=instances)
     _source_proposal_check(frame=frame, source_proposal_id=source_proposal_id)
     # Inside the transaction: labels added here vanish again if the write loses the race below.
-    vocabulary = project_labels_ensure(project_id=frame.clip.project_id, names=[i["label"] for i in cleaned])
+    vocabulary = project_labels_ensure(
+        project_id=frame.clip.project_id,
+        names=[i["label"] for i in cleaned],
+        max_new=settings.AVS_MAX_NEW_LABELS_PER_REQUEST,
+    )
     for instance in cleaned:
         instance["label"] = vocabulary[instance["label"]]
 
@@ -290,23 +315,36 @@ def review_create(
             "The annotation changed while you were reviewing it; reload it and review again.",
             {"current_version": current.version},
         )
-    return Review.objects.create(
+    review = Review.objects.create(
         annotation=annotation,
         annotation_version=annotation_version,
         reviewer=reviewer,
         verdict=verdict,
         comment=comment,
     )
+    if verdict == Review.Verdict.ACCEPT:  # the project may start a training round after N accepted annotations
+        transaction.on_commit(partial(_training_auto_check, clip_id=annotation.clip_id))
+    return review
+
+
+def _training_auto_check(*, clip_id: int) -> None:
+    from server.learning.services import training_round_auto_check
+    from server.media.models import Clip
+
+    project_id = Clip.objects.filter(pk=clip_id).values_list("project_id", flat=True).first()
+    if project_id is not None:
+        training_round_auto_check(project_id=project_id)
 
 
 # --- proposals ------------------------------------------------------------------------------------
 
 
-def proposal_frames_clean(*, clip: Any, frames: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """`frames` = `[{"frame_index", "instances": [{"mask", "label", "score", "provenance"}]}]` as
-    `ml_backend.serving.propose_clip` returns them, checked against the clip's frames and normalised (extra keys
-    dropped, sorted by frame index). Every mask must have the size of its frame (ApplicationError otherwise);
-    frame indexes must exist in the clip."""
+def proposal_frames_clean(*, clip: Any, frames: list[dict[str, Any]], records_folder: str = "") -> list[dict[str, Any]]:
+    """`frames` = `[{"frame_index", "instances": [{"mask", "label", "score", "confidence"?, "provenance"}],
+    "probability_map"?: {"path", "size", "scale"}}]` as `ml_backend.serving.propose_stored_clip` returns them,
+    checked against the clip's frames and normalised (extra keys dropped, sorted by frame index). Every mask must
+    have the size of its frame (ApplicationError otherwise); frame indexes must exist in the clip; a `confidence`
+    must lie in [0, 1]; a probability map must lie in `records_folder` and be no larger than its frame."""
     sizes = {index: (height, width) for index, height, width in clip.frames.values_list("index", "height", "width")}
     cleaned = []
     for entry in frames:
@@ -319,37 +357,116 @@ def proposal_frames_clean(*, clip: Any, frames: list[dict[str, Any]]) -> list[di
             mask = rle_validate(
                 instance.get("mask"), height=height, width=width, field=f"frames[{index}].instances[{k}].mask"
             )
-            instances.append(
-                {
-                    "mask": mask,
-                    "label": str(instance.get("label") or ""),
-                    "score": float(instance.get("score", 0.0)),
-                    "provenance": instance.get("provenance") or {},
-                }
+            cleaned_instance = {
+                "mask": mask,
+                "label": str(instance.get("label") or ""),
+                "score": float(instance.get("score", 0.0)),
+                "provenance": instance.get("provenance") or {},
+            }
+            if instance.get("confidence") is not None:
+                cleaned_instance["confidence"] = _confidence(instance["confidence"], f"frames[{index}].instances[{k}]")
+            instances.append(cleaned_instance)
+        cleaned_entry: dict[str, Any] = {"frame_index": index, "instances": instances}
+        if entry.get("probability_map") is not None:
+            cleaned_entry["probability_map"] = _probability_map_record(
+                entry["probability_map"], frame=(height, width), folder=records_folder, field=f"frames[{index}]"
             )
-        cleaned.append({"frame_index": index, "instances": instances})
+        cleaned.append(cleaned_entry)
     cleaned.sort(key=lambda e: e["frame_index"])
     return cleaned
 
 
-def proposal_store(*, clip: Any, model_version: Any, frames: list[dict[str, Any]]) -> Proposal:
-    """Store (or replace) `model_version`'s proposal for `clip` (`frames` checked by `proposal_frames_clean`)."""
-    cleaned = proposal_frames_clean(clip=clip, frames=frames)
-    proposal, _ = Proposal.objects.update_or_create(
-        clip=clip, model_version=model_version, defaults={"frames": cleaned}
-    )
+def _confidence(value: Any, field: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= float(value) <= 1.0:
+        raise ApplicationError(f"{field}.confidence must be a number in [0, 1], not {value!r}.")
+    return float(value)
+
+
+def _probability_map_record(record: Any, *, frame: tuple[int, int], folder: str, field: str) -> dict[str, Any]:
+    """`{"path", "size": [h, w], "scale"}`, the path inside `folder` (the proposal's records folder)."""
+    if not isinstance(record, dict):
+        raise ApplicationError(f"{field}.probability_map must be an object, not {type(record).__name__}.")
+    path, size, scale = record.get("path"), record.get("size"), record.get("scale")
+    if (
+        not folder
+        or not isinstance(path, str)
+        or not path.startswith(f"{folder}/")
+        or ".." in path.split("/")
+        or "\\" in path
+    ):
+        raise ApplicationError(f"{field}.probability_map.path must be a file of this proposal's records folder.")
+    if (
+        not isinstance(size, list | tuple)
+        or len(size) != 2
+        or not all(isinstance(v, int) and not isinstance(v, bool) for v in size)
+        or not (1 <= size[0] <= frame[0] and 1 <= size[1] <= frame[1])
+    ):
+        raise ApplicationError(f"{field}.probability_map.size must be [h, w] within the frame's {list(frame)}.")
+    if isinstance(scale, bool) or not isinstance(scale, int | float) or not 0.0 < float(scale) <= 1.0:
+        raise ApplicationError(f"{field}.probability_map.scale must be a number in (0, 1].")
+    return {"path": path, "size": [int(size[0]), int(size[1])], "scale": float(scale)}
+
+
+def proposal_store(
+    *,
+    clip: Any,
+    model_version: Any,
+    frames: list[dict[str, Any]],
+    records_folder: str = "",
+    evidence: dict[str, Any] | None = None,
+) -> Proposal:
+    """Store (or replace) `model_version`'s proposal for `clip` (`frames` checked by `proposal_frames_clean`).
+    `records_folder` / `evidence`: where its probability maps and evidence file are (`server.annotations.records`);
+    a replaced proposal's folder, if another, is deleted once this commits."""
+    cleaned = proposal_frames_clean(clip=clip, frames=frames, records_folder=records_folder)
+    evidence = _evidence_record(evidence, folder=records_folder)
+    with transaction.atomic():
+        previous = (
+            Proposal.objects.select_for_update()
+            .filter(clip=clip, model_version=model_version)
+            .values_list("records_folder", flat=True)
+            .first()
+        )
+        proposal, _ = Proposal.objects.update_or_create(
+            clip=clip,
+            model_version=model_version,
+            defaults={"frames": cleaned, "records_folder": records_folder, "evidence": evidence},
+        )
+        if previous and previous != records_folder:
+            records_delete_on_commit(folder=previous)
     return proposal
 
 
-def proposal_store_new(*, clip: Any, model_version: Any, frames: list[dict[str, Any]]) -> Proposal | None:
+def proposal_store_new(
+    *,
+    clip: Any,
+    model_version: Any,
+    frames: list[dict[str, Any]],
+    records_folder: str = "",
+    evidence: dict[str, Any] | None = None,
+) -> Proposal | None:
     """Store `model_version`'s proposal for `clip` unless it has one already (then None: the stored one, which
-    annotations may point at, is kept as it is). `frames` are checked by `proposal_frames_clean`."""
-    cleaned = proposal_frames_clean(clip=clip, frames=frames)
+    annotations may point at, is kept as it is, and the caller deletes the files it wrote). `frames` are checked by
+    `proposal_frames_clean`; `records_folder` / `evidence` as for `proposal_store`."""
+    cleaned = proposal_frames_clean(clip=clip, frames=frames, records_folder=records_folder)
+    evidence = _evidence_record(evidence, folder=records_folder)
     try:
         with transaction.atomic():
-            return Proposal.objects.create(clip=clip, model_version=model_version, frames=cleaned)
+            return Proposal.objects.create(
+                clip=clip, model_version=model_version, frames=cleaned, records_folder=records_folder, evidence=evidence
+            )
     except IntegrityError:  # the (clip, model version) constraint: it exists
         return None
+
+
+def _evidence_record(evidence: dict[str, Any] | None, *, folder: str) -> dict[str, Any]:
+    """The evidence summary as given (`ml_backend.serving.records`), its `path` inside `folder`; {} for none."""
+    if not evidence:
+        return {}
+    path = evidence.get("path") if isinstance(evidence, dict) else None
+    if not folder or not isinstance(path, str) or not path.startswith(f"{folder}/") or ".." in path.split("/"):
+        raise ApplicationError("The proposal's evidence file must be a file of its records folder.")
+    return dict(evidence)
 
 
 def _proposal_of_clip(*, proposal_id: int, clip_id: int) -> Proposal:
@@ -419,35 +536,101 @@ def annotation_accept_proposal(
     )
 
 
+CLIP_ACCEPT_TRIES = 3  # bulk inserts tried again when frames get annotated concurrently, before a 409
+
+
 @transaction.atomic
-def clip_accept_proposal(*, clip: Any, user: AbstractBaseUser, role: str, proposal_id: int) -> dict[str, int]:
+def clip_accept_proposal(*, clip: Any, user: AbstractBaseUser, role: str, proposal_id: int) -> dict[str, Any]:
     """A draft from the proposal for every frame of `clip` that has no annotation yet (frames the proposal
     has nothing on get an empty draft). Frames already annotated, even concurrently, are left as they are.
 
-    Returns `{"created": n, "skipped": m}` (m: frames that already had an annotation).
+    In bulk, whatever the clip's length: the drafts (version 1, `source_proposal` set) and their first revisions
+    are inserted with `bulk_create`, so the request costs a bounded number of queries (one insert per 500 frames),
+    not one save per frame. Every instance is checked as for a save (`annotation_instances_clean`); an invalid one
+    is a 400 and nothing is stored. The frame's one-annotation constraint is the optimistic lock: when another
+    writer annotates one of the frames meanwhile, the insert is rolled back and tried again without the frames
+    annotated by then (a ConflictError, 409, after CLIP_ACCEPT_TRIES such races, with nothing stored).
+
+    Returns `{"created": n, "skipped": m, "skipped_frames": [index, ...]}`: the frames left alone (already
+    annotated), by frame index.
     """
     proposal = _proposal_of_clip(proposal_id=proposal_id, clip_id=clip.pk)
+    by_index = {entry.get("frame_index"): entry for entry in proposal.frames}
+    frames = list(Frame.objects.filter(clip_id=clip.pk).order_by("index"))
     annotated = set(Annotation.objects.filter(clip_id=clip.pk).values_list("frame_id", flat=True))
-    created = skipped = 0
-    for frame in Frame.objects.filter(clip_id=clip.pk).order_by("index"):
+    drafts: dict[int, list[dict[str, Any]]] = {}
+    for frame in frames:
         if frame.pk in annotated:
-            skipped += 1
             continue
         frame.clip = clip
+        entry = by_index.get(frame.index)
+        instances = [
+            {"mask": i["mask"], "label": (i.get("label") or "").strip() or PROPOSAL_FALLBACK_LABEL}
+            for i in (entry or {}).get("instances") or []
+        ]
+        drafts[frame.pk] = annotation_instances_clean(frame=frame, instances=instances)
+    vocabulary = project_labels_ensure(
+        project_id=clip.project_id, names=sorted({i["label"] for cleaned in drafts.values() for i in cleaned})
+    )
+    for cleaned in drafts.values():
+        for instance in cleaned:
+            instance["label"] = vocabulary[instance["label"]]
+
+    for _ in range(CLIP_ACCEPT_TRIES):
+        todo = [frame for frame in frames if frame.pk in drafts and frame.pk not in annotated]
         try:
-            annotation_update(
-                frame=frame,
-                user=user,
-                role=role,
-                instances=_proposal_instances(proposal=proposal, frame_index=frame.index),
-                version=None,
-                source_proposal_id=proposal.pk,
-            )
-        except AnnotationConflictError:  # annotated since we looked
-            skipped += 1
+            with transaction.atomic():
+                created = _drafts_insert(frames=todo, drafts=drafts, by_index=by_index, proposal=proposal, user=user)
+        except IntegrityError:  # a frame was annotated since we looked: look again
+            annotated = set(Annotation.objects.filter(clip_id=clip.pk).values_list("frame_id", flat=True))
             continue
-        created += 1
-    return {"created": created, "skipped": skipped}
+        done = {frame.pk for frame in todo}
+        skipped = [frame.index for frame in frames if frame.pk not in done]
+        return {"created": created, "skipped": len(skipped), "skipped_frames": skipped}
+    raise ConflictError(
+        "Frames of this clip were being annotated by someone else while the proposal was accepted; nothing was "
+        "stored. Try again.",
+        {"proposal": proposal.pk},
+    )
+
+
+def _drafts_insert(
+    *,
+    frames: list[Frame],
+    drafts: dict[int, list[dict[str, Any]]],
+    by_index: dict[Any, dict[str, Any]],
+    proposal: Proposal,
+    user: AbstractBaseUser,
+) -> int:
+    """Insert one draft (version 1) and its first revision per frame; IntegrityError if a frame has one already."""
+    annotations = Annotation.objects.bulk_create(
+        [
+            Annotation(
+                clip_id=frame.clip_id,
+                frame=frame,
+                instances=drafts[frame.pk],
+                author=user,
+                version=1,
+                status=Annotation.Status.DRAFT,
+                source_proposal=proposal,
+                proposal_iou=proposal_edit_iou(
+                    frame=frame, proposal_frames=[by_index.get(frame.index) or {}], instances=drafts[frame.pk]
+                ),
+            )
+            for frame in frames
+        ],
+        batch_size=500,
+    )
+    AnnotationRevision.objects.bulk_create(
+        [
+            AnnotationRevision(
+                annotation=annotation, version=1, instances=annotation.instances, status=annotation.status, author=user
+            )
+            for annotation in annotations
+        ],
+        batch_size=500,
+    )
+    return len(annotations)
 
 
 # --- interactive SAM ------------------------------------------------------------------------------

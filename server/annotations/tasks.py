@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
 from server.annotations.preannotation import clip_preannotate, clip_preannotate_fail
+from server.jobs.deliveries import delivery_refused
 
 PREANNOTATE_SOFT_TIME_LIMIT = settings.AVS_PREANNOTATE_SOFT_TIME_LIMIT  # seconds per clip
 PREANNOTATE_TIME_LIMIT = PREANNOTATE_SOFT_TIME_LIMIT + 120  # leaves the soft limit's clean-up time to finish
@@ -51,7 +52,16 @@ def _ids(args: Any, kwargs: Any) -> tuple[int, int]:
 )
 def clip_preannotate_task(self: Task, job_id: int, clip_id: int) -> None:
     """Pre-annotate one clip of a job (`server.annotations.preannotation.clip_preannotate`); the job row carries
-    the clip's outcome and the job's progress. Safe to redeliver: a finished clip is not done twice."""
+    the clip's outcome and the job's progress. Safe to redeliver: a finished clip is not done twice; a clip whose
+    run killed its worker AVS_TASK_MAX_DELIVERIES times in a row fails instead of looping."""
+    if delivery_refused(
+        self,
+        job_id=job_id,
+        item=f"clip:{clip_id}",
+        what="Pre-annotation",
+        fail=lambda error: clip_preannotate_fail(job_id=job_id, clip_id=clip_id, error=error),
+    ):
+        return
     try:
         clip_preannotate(job_id=job_id, clip_id=clip_id)
     except SoftTimeLimitExceeded:

@@ -6,6 +6,11 @@ from server.core.routing import method_route
 urlpatterns = [
     path("clips/<int:clip_id>/proposals/", views.ProposalListApi.as_view(), name="clip-proposals"),
     path("proposals/<int:proposal_id>/", views.ProposalDetailApi.as_view(), name="proposal-detail"),
+    path(
+        "proposals/<int:proposal_id>/frames/<int:frame_index>/probability-map/",
+        views.ProposalProbabilityMapApi.as_view(),
+        name="proposal-probability-map",
+    ),
     path("projects/<int:project_id>/preannotate/", views.ProjectPreannotateApi.as_view(), name="project-preannotate"),
     path("clips/<int:clip_id>/annotations/", views.AnnotationListApi.as_view(), name="clip-annotations"),
     path(

@@ -10,6 +10,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from django.core.files.storage import default_storage
+from django.http import FileResponse
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -20,6 +24,7 @@ from server.accounts.models import Role
 from server.accounts.selectors import project_access
 from server.annotations.models import Annotation, AnnotationRevision, Proposal, Review
 from server.annotations.preannotation import preannotate_request
+from server.annotations.sam_limits import SamClickThrottle, sam_click_throttled, sam_slot
 from server.annotations.selectors import (
     annotation_get,
     annotation_get_for_frame,
@@ -32,6 +37,7 @@ from server.annotations.selectors import (
     frame_get_for_user,
     proposal_get_for_user,
     proposal_list,
+    proposal_probability_map_path,
     review_list,
 )
 from server.annotations.services import (
@@ -48,6 +54,7 @@ from server.core.pagination import DefaultPagination, get_paginated_response
 from server.core.serializers import UserSummarySerializer
 from server.jobs.views import JobOutputSerializer
 from server.media.models import Project
+from server.media.views import MEDIA_CACHE_CONTROL
 
 # --- shapes of the JSON columns, for the schema --------------------------------------------------
 
@@ -75,15 +82,34 @@ class ProposalInstanceSerializer(serializers.Serializer):
     mask = RleSerializer()
     label = serializers.CharField()
     score = serializers.FloatField(help_text="Model confidence in [0, 1].")
+    confidence = serializers.FloatField(
+        required=False,
+        help_text="Mean foreground probability inside the mask, in [0, 1] (1.0 for a proposer without "
+        "probabilities); absent on proposals stored before it was kept.",
+    )
     provenance = serializers.JSONField(help_text="How the model got there (audio tags, prompts, boxes...).")
 
     class Meta:
         ref_name = "ProposalInstance"
 
 
+class ProbabilityMapSerializer(serializers.Serializer):
+    url = serializers.URLField(help_text="The 8-bit grayscale PNG (members of the project): probability = value / 255.")
+    size = serializers.ListField(
+        child=serializers.IntegerField(), min_length=2, max_length=2, help_text="[h, w] of the map."
+    )
+    scale = serializers.FloatField(help_text="Map size ÷ frame size (≤ 1: the longer side is at most 256 by default).")
+
+    class Meta:
+        ref_name = "ProbabilityMap"
+
+
 class ProposalFrameSerializer(serializers.Serializer):
     frame_index = serializers.IntegerField()
     instances = ProposalInstanceSerializer(many=True)
+    probability_map = ProbabilityMapSerializer(
+        allow_null=True, help_text="The frame's per-pixel foreground probability (max over its instances); null: none."
+    )
 
     class Meta:
         ref_name = "ProposalFrame"
@@ -92,11 +118,6 @@ class ProposalFrameSerializer(serializers.Serializer):
 @extend_schema_field(AnnotationInstanceSerializer(many=True))
 class AnnotationInstancesField(serializers.JSONField):
     """Instances as stored (validated by the service on the way in)."""
-
-
-@extend_schema_field(ProposalFrameSerializer(many=True))
-class ProposalFramesField(serializers.JSONField):
-    pass
 
 
 # --- shared representations ----------------------------------------------------------------------
@@ -157,12 +178,44 @@ class ProposalOutputSerializer(serializers.ModelSerializer):
             ref_name = "ModelVersionSummary"
 
     model_version = ModelVersionSummarySerializer()
-    frames = ProposalFramesField()
+    frames = serializers.SerializerMethodField()
+    evidence = serializers.SerializerMethodField(
+        help_text="What the proposer computed for the clip and kept (shapes, kinds; the file itself is for the "
+        "workers): {format, bytes, frames, stride, audio_tags: {top_k}, audio_embedding: {kind, shape} | null, "
+        "visual_embedding: {kind, shape} | null, dropped}; null when none was kept."
+    )
 
     class Meta:
         model = Proposal
-        fields = ["id", "clip", "model_version", "frames", "created_at"]
+        fields = ["id", "clip", "model_version", "frames", "evidence", "created_at"]
         ref_name = "Proposal"
+
+    @extend_schema_field(ProposalFrameSerializer(many=True))
+    def get_frames(self, proposal: Proposal) -> list[dict[str, Any]]:
+        """Stored frames, each probability map's storage path replaced by the URL that serves it."""
+        request = self.context.get("request")
+        frames = []
+        for entry in proposal.frames:
+            record = entry.get("probability_map")
+            probability_map = None
+            if record:
+                url = reverse(
+                    "proposal-probability-map",
+                    kwargs={"proposal_id": proposal.pk, "frame_index": entry["frame_index"]},
+                )
+                probability_map = {
+                    "url": request.build_absolute_uri(url) if request is not None else url,
+                    "size": record["size"],
+                    "scale": record["scale"],
+                }
+            frames.append({**entry, "probability_map": probability_map})
+        return frames
+
+    @extend_schema_field(serializers.JSONField(allow_null=True))
+    def get_evidence(self, proposal: Proposal) -> dict[str, Any] | None:
+        if not proposal.evidence:
+            return None
+        return {key: value for key, value in proposal.evidence.items() if key != "path"}
 
 
 @contextmanager
@@ -205,7 +258,31 @@ class ProposalDetailApi(APIView):
     @extend_schema(responses=ProposalOutputSerializer, summary="One proposal (members).")
     def get(self, request: Request, proposal_id: int) -> Response:
         proposal = proposal_get_for_user(user=request.user, proposal_id=proposal_id)
-        return Response(ProposalOutputSerializer(proposal).data)
+        return Response(ProposalOutputSerializer(proposal, context={"request": request}).data)
+
+
+class ProposalProbabilityMapApi(APIView):
+    """Streams one frame's probability map. Errors stay JSON whatever image type the client accepts."""
+
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
+        return super().perform_content_negotiation(request, force=True)
+
+    @extend_schema(
+        responses={(200, "image/png"): OpenApiTypes.BINARY},
+        summary="A proposal's probability map of one frame: 8-bit grayscale PNG, probability = value / 255 "
+        "(members of its project).",
+    )
+    def get(self, request: Request, proposal_id: int, frame_index: int) -> FileResponse:
+        proposal = proposal_get_for_user(user=request.user, proposal_id=proposal_id)
+        path = proposal_probability_map_path(proposal=proposal, frame_index=frame_index)
+        try:
+            handle = default_storage.open(path, "rb")
+        except FileNotFoundError:
+            raise NotFoundError("The file is missing from media storage.") from None
+        response = FileResponse(handle, content_type="image/png")
+        response["Cache-Control"] = MEDIA_CACHE_CONTROL
+        response["X-Content-Type-Options"] = "nosniff"
+        return response
 
 
 class ProjectPreannotateApi(APIView):
@@ -403,14 +480,22 @@ class ClipAcceptProposalsApi(APIView):
     class OutputSerializer(serializers.Serializer):
         created = serializers.IntegerField(help_text="Drafts created from the proposal.")
         skipped = serializers.IntegerField(help_text="Frames left alone: they already had an annotation.")
+        skipped_frames = serializers.ListField(
+            child=serializers.IntegerField(), help_text="Indexes of the frames left alone, in order."
+        )
 
         class Meta:
             ref_name = "ClipAcceptProposals"
 
     @extend_schema(
         request=InputSerializer,
-        responses={200: OutputSerializer, 400: OpenApiResponse(description="Not a proposal of this clip.")},
+        responses={
+            200: OutputSerializer,
+            400: OpenApiResponse(description="Not a proposal of this clip, or a proposal mask that does not fit."),
+            409: OpenApiResponse(description="Frames kept being annotated concurrently; nothing was stored."),
+        },
         summary="A draft from the proposal for every frame of the clip without an annotation (annotators).",
+        description="One request whatever the clip's length: the drafts are written in bulk, all or nothing.",
     )
     def post(self, request: Request, clip_id: int) -> Response:
         clip = clip_get_for_user(user=request.user, clip_id=clip_id, roles=[Role.ANNOTATOR])
@@ -468,6 +553,8 @@ class ProjectAnnotationListApi(APIView):
 
 
 class FrameSamClickApi(APIView):
+    throttle_classes = [SamClickThrottle]
+
     class InputSerializer(serializers.Serializer):
         class PointSerializer(serializers.Serializer):
             x = serializers.FloatField(help_text="Pixels from the frame's left edge.")
@@ -504,18 +591,27 @@ class FrameSamClickApi(APIView):
         responses={
             200: OutputSerializer,
             400: OpenApiResponse(description="No point and no box, or a point or box outside the frame."),
-            503: OpenApiResponse(description="No SAM configured (AVS_MODEL_CONFIG) or it failed to load."),
+            429: OpenApiResponse(description="More clicks than AVS_SAM_CLICK_RATE for this user (Retry-After)."),
+            503: OpenApiResponse(
+                description="No SAM configured (AVS_MODEL_CONFIG) or it failed to load; or every SAM slot of the "
+                "server is busy (AVS_SAM_MAX_CONCURRENT; Retry-After)."
+            ),
         },
         summary="SAM's mask for clicks (and/or a box) on a frame (annotators).",
         description="The frame is embedded on its first click, then kept in an in-memory cache: later clicks "
-        "on it answer in a fraction of the time (`cached: true`).",
+        "on it answer in a fraction of the time (`cached: true`). Clicks are limited per user "
+        "(AVS_SAM_CLICK_RATE) and per server process (AVS_SAM_MAX_CONCURRENT at once).",
     )
     def post(self, request: Request, frame_id: int) -> Response:
         frame, _ = frame_get_for_user(user=request.user, frame_id=frame_id, roles=[Role.ANNOTATOR])
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        result = frame_sam_predict(frame=frame, **serializer.validated_data)
+        with sam_slot():
+            result = frame_sam_predict(frame=frame, **serializer.validated_data)
         return Response(self.OutputSerializer(result).data)
+
+    def throttled(self, request: Request, wait: float | None) -> None:
+        raise sam_click_throttled(wait)
 
 
 class AnnotationRevisionListApi(APIView):

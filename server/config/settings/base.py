@@ -6,6 +6,7 @@ Every setting read here is listed in `.env.example` and in the README's configur
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parents[3]
 VAR_DIR = BASE_DIR / "var"
@@ -18,6 +19,12 @@ if env_file.exists():
 SECRET_KEY = env("DJANGO_SECRET_KEY", default="insecure-local-development-key-change-me")
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
+
+
+def https_origins(hosts: list[str]) -> list[str]:
+    """CSRF trusted origins for allowed hosts: `https://host`; `.example.org` → `https://*.example.org`."""
+    return [f"https://*{host}" if host.startswith(".") else f"https://{host}" for host in hosts if host != "*"]
+
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -46,6 +53,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "server.accounts.middleware.AdminLoginGuardMiddleware",  # failed-sign-in lockouts on /admin/login/
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -81,8 +89,32 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+
+# --- accounts and sign-in (server/accounts) ----------------------------------------------
+# Who may create projects: "staff" (staff users, superusers and users granted the media.add_project
+# permission, directly or through a group) or "anyone" (every signed-in user).
+AVS_PROJECT_CREATORS = env("AVS_PROJECT_CREATORS", default="staff")
+if AVS_PROJECT_CREATORS not in ("staff", "anyone"):
+    raise ImproperlyConfigured(f"AVS_PROJECT_CREATORS must be 'staff' or 'anyone', not '{AVS_PROJECT_CREATORS}'.")
+# API tokens expire this many seconds after they were issued (0: never); an expired token is deleted on use.
+AVS_TOKEN_TTL_SECONDS = env.int("AVS_TOKEN_TTL_SECONDS", default=0)
+# Failed sign-ins (API token, web app, admin): after this many failures for one username (or from one client
+# address) within AVS_LOGIN_LOCKOUT_SECONDS, further attempts get 429 until that window ends.
+AVS_LOGIN_FAILURE_LIMIT = env.int("AVS_LOGIN_FAILURE_LIMIT", default=5)
+AVS_LOGIN_IP_FAILURE_LIMIT = env.int("AVS_LOGIN_IP_FAILURE_LIMIT", default=20)
+AVS_LOGIN_LOCKOUT_SECONDS = env.int("AVS_LOGIN_LOCKOUT_SECONDS", default=900)
+# Behind a reverse proxy that terminates TLS and sets X-Forwarded-Proto and X-Forwarded-For (deploy/nginx.conf):
+# requests it marks https are secure, and client addresses (throttles, lockouts) come from X-Forwarded-For.
+AVS_BEHIND_TLS_PROXY = env.bool("AVS_BEHIND_TLS_PROXY", default=False)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if AVS_BEHIND_TLS_PROXY else None
+# Proxies in front of the web server that append to X-Forwarded-For (0: use the connection's address).
+AVS_NUM_PROXIES = env.int("AVS_NUM_PROXIES", default=1 if AVS_BEHIND_TLS_PROXY else 0)
+# Lockout counters and throttles live in this cache: use a shared one (redis://...) with several web processes.
+CACHES = {"default": env.cache_url("AVS_CACHE_URL", default="locmemcache://")}
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -110,26 +142,79 @@ AVS_UPLOAD_MAX_BYTES = env.int("AVS_UPLOAD_MAX_BYTES", default=2 * 1024**3)  # 2
 AVS_MAX_VIDEO_SECONDS = env.float("AVS_MAX_VIDEO_SECONDS", default=3600.0)
 AVS_MAX_VIDEO_SIDE = env.int("AVS_MAX_VIDEO_SIDE", default=8192)
 AVS_FRAME_JPEG_QUALITY = env.int("AVS_FRAME_JPEG_QUALITY", default=95)
+# Non-file request bodies (JSON, form fields) above this get 413 (DRF reads JSON and form bodies through
+# `request.body`, which Django bounds by it). A frame's annotation is one JSON body: 256 instances of a ragged
+# 4K mask (~50 kB of RLE counts each) come to ~13 MB, above Django's 2.5 MB default.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("AVS_REQUEST_BODY_MAX_BYTES", default=16 * 1024**2)
+
+# --- annotations ------------------------------------------------------------------------
+# One save may hold at most this many instances, and add at most this many labels the project does not have.
+AVS_MAX_INSTANCES_PER_ANNOTATION = env.int("AVS_MAX_INSTANCES_PER_ANNOTATION", default=256)
+AVS_MAX_NEW_LABELS_PER_REQUEST = env.int("AVS_MAX_NEW_LABELS_PER_REQUEST", default=32)
 
 # --- models (read by ml_backend.serving) ------------------------------------------------
 AVS_MODEL_CONFIG = env("AVS_MODEL_CONFIG", default="")
+# What model configurations may name (server/learning/model_policy.py; README, "Who may name code and files"):
+# every model file must lie inside AVS_MODEL_ROOT (symlinks followed); left empty, every configuration is refused,
+# except under the local settings of `make run` (AVS_MODEL_ROOT_REQUIRED = False there), where any path goes.
+AVS_MODEL_ROOT = env("AVS_MODEL_ROOT", default="")
+AVS_MODEL_ROOT_REQUIRED = True
+# A configuration's `allow_network` (model downloads from a hub) is refused unless this is true.
+AVS_MODEL_ALLOW_NETWORK = env.bool("AVS_MODEL_ALLOW_NETWORK", default=False)
+# A `models.sam.builder` outside ml_backend's own build_* functions (arbitrary code) is refused unless this is true.
+AVS_MODEL_ALLOW_CUSTOM_BUILDERS = env.bool("AVS_MODEL_ALLOW_CUSTOM_BUILDERS", default=False)
+# Memory for loaded models per process (bytes of their weights; least recently used out): 8 GiB holds two full
+# OpenAVS model sets in float32.
+AVS_MODEL_CACHE_BYTES = env.int("AVS_MODEL_CACHE_BYTES", default=8 * 1024**3)
 # Memory for the SAM click endpoint's image embeddings, per web process (LRU; vit_b: 4 MiB per frame).
 AVS_SAM_CACHE_BYTES = env.int("AVS_SAM_CACHE_BYTES", default=512 * 1024**2)
+# SAM clicks per user (DRF rate: "10/second", "300/minute"; counted in the cache, AVS_CACHE_URL) and running at
+# once per web process (more wait up to AVS_SAM_WAIT_SECONDS, then get 503 with Retry-After).
+AVS_SAM_CLICK_RATE = env("AVS_SAM_CLICK_RATE", default="10/second")
+AVS_SAM_MAX_CONCURRENT = env.int("AVS_SAM_MAX_CONCURRENT", default=2)
+AVS_SAM_WAIT_SECONDS = env.float("AVS_SAM_WAIT_SECONDS", default=1.0)
 # Pre-annotation (queue `inference`): seconds one clip may take before its task is stopped and the clip fails.
 AVS_PREANNOTATE_SOFT_TIME_LIMIT = env.int("AVS_PREANNOTATE_SOFT_TIME_LIMIT", default=1800)
+# Clips are proposed from their stored frames, this many frames read at once (memory does not grow with the clip);
+# clips with more frames than the budget are refused with a message (3600: an hour at 1 fps).
+AVS_PREANNOTATE_CHUNK_FRAMES = env.int("AVS_PREANNOTATE_CHUNK_FRAMES", default=16)
+AVS_PREANNOTATE_MAX_FRAMES = env.int("AVS_PREANNOTATE_MAX_FRAMES", default=3600)
+if AVS_PREANNOTATE_CHUNK_FRAMES < 1 or AVS_PREANNOTATE_MAX_FRAMES < 1:
+    raise ImproperlyConfigured("AVS_PREANNOTATE_CHUNK_FRAMES and AVS_PREANNOTATE_MAX_FRAMES must be at least 1.")
+# What a proposal keeps besides masks (media storage): per frame an 8-bit probability map (PNG) whose longer side is
+# at most this many pixels, per clip an evidence file (.npz: audio tags, audio and visual embeddings) of at most this
+# many bytes (embeddings are pooled over consecutive frames until it fits).
+AVS_PROBABILITY_MAP_MAX_SIDE = env.int("AVS_PROBABILITY_MAP_MAX_SIDE", default=256)
+AVS_PROPOSAL_EVIDENCE_MAX_BYTES = env.int("AVS_PROPOSAL_EVIDENCE_MAX_BYTES", default=8 * 1024**2)
+if AVS_PROBABILITY_MAP_MAX_SIDE < 1:
+    raise ImproperlyConfigured("AVS_PROBABILITY_MAP_MAX_SIDE must be at least 1.")
+if AVS_PROPOSAL_EVIDENCE_MAX_BYTES < 65536:
+    raise ImproperlyConfigured("AVS_PROPOSAL_EVIDENCE_MAX_BYTES must be at least 65536 (64 KiB).")
+# Self-training rounds (queue `training`): seconds a round may take before it is stopped and fails (its hard limit
+# is 5 minutes more; CELERY_VISIBILITY_TIMEOUT must exceed that), the most frames one round trains on (accepted
+# annotations first, then pseudo-labels, evenly subsampled), and the workers' local folder for per-epoch checkpoints
+# and the students they run (checkpoints are also mirrored to media storage, so a round resumes on another machine).
+AVS_TRAINING_SOFT_TIME_LIMIT = env.int("AVS_TRAINING_SOFT_TIME_LIMIT", default=2 * 3600)
+AVS_TRAINING_MAX_ITEMS = env.int("AVS_TRAINING_MAX_ITEMS", default=2000)
+AVS_TRAINING_DIR = env("AVS_TRAINING_DIR", default=str(VAR_DIR / "training"))
+if AVS_TRAINING_SOFT_TIME_LIMIT < 1 or AVS_TRAINING_MAX_ITEMS < 1:
+    raise ImproperlyConfigured("AVS_TRAINING_SOFT_TIME_LIMIT and AVS_TRAINING_MAX_ITEMS must be at least 1.")
 
 # --- REST API ---------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "server.accounts.authentication.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "server.core.pagination.DefaultPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "server.core.schema.ApiAutoSchema",  # documents every error response
     "EXCEPTION_HANDLER": "server.core.exceptions.api_exception_handler",
+    "NUM_PROXIES": AVS_NUM_PROXIES,
+    # Sign-in endpoints (POST /api/auth/token/, /api/auth/login/), per client address, successes included.
+    "DEFAULT_THROTTLE_RATES": {"auth": env("AVS_AUTH_RATE", default="30/minute")},
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "AVS Studio API",
@@ -148,6 +233,8 @@ SPECTACULAR_SETTINGS = {
         "JobStatusEnum": "server.jobs.models.Job.Status",
         "JobKindEnum": "server.jobs.models.Job.Kind",
         "ModelVersionKindEnum": "server.learning.models.ModelVersion.Kind",
+        "StudentKindEnum": "server.learning.models.LearningSettings.StudentKind",
+        "TrainingRoundStatusEnum": "server.learning.models.TrainingRound.Status",
     },
 }
 
@@ -183,6 +270,9 @@ CELERY_TASK_ROUTES = {
     "server.datasets.tasks.*": {"queue": "ingest"},  # exports and evaluations: CPU work beside video decoding
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Redis/SQS: CELERY_VISIBILITY_TIMEOUT must exceed the longest task time limit; workers refuse to start otherwise.
+# A task item whose deliveries killed their worker (out of memory?) this many times in a row is failed, not retried.
+AVS_TASK_MAX_DELIVERIES = env.int("AVS_TASK_MAX_DELIVERIES", default=3)
 
 LOGGING = {
     "version": 1,

@@ -35,7 +35,9 @@ def test_clip_proposals_carry_model_version_and_frame_instances(project, make_me
         "name": "OpenAVS default",
         "config_hash": model.config_hash,
     }
-    assert item["frames"] == [{"frame_index": 0, "instances": [instance]}]
+    # stored before probability maps were kept: the frame says it has none
+    assert item["frames"] == [{"frame_index": 0, "instances": [instance], "probability_map": None}]
+    assert item["evidence"] is None
 
     detail = client.get(f"/api/proposals/{proposal.pk}/")
     assert detail.status_code == 200

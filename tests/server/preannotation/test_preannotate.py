@@ -45,12 +45,12 @@ def run(project, **kwargs) -> Job:
 
 
 class CountingPropose:
-    """`propose_clip` that counts its calls."""
+    """`propose_stored_clip` that counts its calls."""
 
     def __init__(self):
-        from ml_backend.serving import propose_clip
+        from ml_backend.serving import propose_stored_clip
 
-        self.inner = propose_clip
+        self.inner = propose_stored_clip
         self.calls = 0
 
     def __call__(self, **kwargs):
@@ -130,7 +130,7 @@ def test_the_same_configuration_maps_to_the_same_model_version(tiny_project, syn
 
 
 def test_models_are_loaded_once_for_all_clips_of_a_job(tiny_project, synth_clips):
-    from ml_backend.serving import propose_clip
+    from ml_backend.serving import propose_stored_clip
 
     calls: dict[str, int] = {}
 
@@ -142,7 +142,7 @@ def test_models_are_loaded_once_for_all_clips_of_a_job(tiny_project, synth_clips
         return load
 
     cache = ModelCache({kind: counting(kind) for kind in model_registry})
-    job = run(tiny_project, propose=partial(propose_clip, cache=cache))
+    job = run(tiny_project, propose=partial(propose_stored_clip, cache=cache))
     assert job.result["counts"]["done"] == 3
     assert calls == {"clap": 1, "grounding": 1, "sam": 1, "llm": 1}
 
@@ -312,9 +312,10 @@ def test_the_request_names_what_cannot_be_preannotated(project, synth_clips, mak
     assert response.status_code == 400
     assert response.json()["message"] == f"Model version {version.pk} is not a model version of this project."
 
-    student = ModelVersionFactory(project=project, kind="student", name="student-1")
+    student = ModelVersionFactory(project=project, kind="student", name="student-1")  # no saved model
     response = client.post(url, {"model_version": student.pk}, format="json")
-    assert response.status_code == 400 and "is a student model" in response.json()["message"]
+    assert response.status_code == 400
+    assert "is a student whose saved model is missing from media storage" in response.json()["message"]
 
     empty = ProjectFactory()
     client = client_for(make_member(empty, Role.MANAGER))
@@ -382,7 +383,7 @@ def test_only_administrators_point_a_project_at_a_model_configuration(
 
 
 def test_a_proposal_stored_meanwhile_by_another_job_is_kept_not_replaced(project, synth_clips, no_default_models):
-    from ml_backend.serving import propose_clip
+    from ml_backend.serving import propose_stored_clip
 
     clip = synth_clips[0]
     first = run(project, clip_ids=[clip.pk])
@@ -392,7 +393,7 @@ def test_a_proposal_stored_meanwhile_by_another_job_is_kept_not_replaced(project
     job = preannotate_request(project=project, clip_ids=[clip.pk], enqueue=False)
 
     def racing(**kwargs):  # another job stores the same model's proposal while this one computes
-        result = propose_clip(**kwargs)
+        result = propose_stored_clip(**kwargs)
         Proposal.objects.create(clip=clip, model_version=version, frames=[])
         return result
 
