@@ -13,7 +13,11 @@ Layout (relative paths are relative to the file's folder; unknown keys are error
         "llm":       {"path": "qwen2.5-0.5b-instruct"},                  # optional: null -> audio-visual tree
         "clip":      {"path": "clip-vit-base-patch32"}                   # optional: OV-AVSS-style labels
       },
-      "pipeline": {"top_k": 5, "max_nouns": 5, "merge": "union", "bavs_filter": false, "clip_labels": false}
+      "pipeline": {"top_k": 5, "max_nouns": 5, "merge": "union", "bavs_filter": false, "clip_labels": false},
+      "students": {                     # optional: named student training configurations (ml_backend.students)
+        "compact": {"kind": "compact", "epochs": 8, "input_size": 128},
+        "av2t": {"kind": "av2t_sam"}
+      }
     }
 
 Every setting has a dotted name (`models.clap.path`) that error messages use, so a person knows what to fix.
@@ -29,7 +33,10 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ml_backend.foundation.policy import ModelPolicy
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")  # "org/name": a model hub id
 
@@ -117,11 +124,16 @@ class BackendConfig:
     device: str = "auto"
     allow_network: bool = False
     source: str = field(default="", compare=False)  # the file it was read from (not part of the hash)
+    # name -> ml_backend.students StudentConfig (validated by ml_backend.students.registry); {} when not configured
+    students: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-safe data (paths as resolved), without `source`."""
+        """Plain JSON-safe data (paths as resolved), without `source`; `students` only when configured (so the
+        hash of a configuration without students does not change)."""
         data = dataclasses.asdict(self)
         data.pop("source")
+        if not data["students"]:
+            data.pop("students")
         return data
 
     def sha256(self) -> str:
@@ -138,11 +150,12 @@ def config_hash(data: Any) -> str:
 _PATH_FIELDS = {"path", "checkpoint"}
 
 
-def load_config(path: str | Path) -> BackendConfig:
+def load_config(path: str | Path, *, policy: ModelPolicy | None = None) -> BackendConfig:
     """Read a configuration file. Relative model paths become absolute (relative to the file's folder).
 
     Raises `ConfigError` for a missing or unreadable file, invalid JSON, an unknown or missing setting or a
-    value of the wrong type; the message names the file and the dotted setting.
+    value of the wrong type; the message names the file and the dotted setting. With a `policy`
+    (`ml_backend.foundation.policy`), a configuration naming what it refuses raises its `ConfigPolicyError`.
     """
     file = Path(path).expanduser()
     try:
@@ -155,17 +168,28 @@ def load_config(path: str | Path) -> BackendConfig:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{file}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from exc
-    return config_from_dict(data, base_dir=file.resolve().parent, source=str(file))
+    return config_from_dict(data, base_dir=file.resolve().parent, source=str(file), policy=policy)
 
 
-def config_from_dict(data: Any, *, base_dir: str | Path, source: str = "<dict>") -> BackendConfig:
-    """Build a `BackendConfig` from plain data (the parsed JSON file); see `load_config`."""
+def config_from_dict(
+    data: Any, *, base_dir: str | Path | None, source: str = "<dict>", policy: ModelPolicy | None = None
+) -> BackendConfig:
+    """Build a `BackendConfig` from plain data (the parsed JSON file); see `load_config`.
+
+    base_dir: the folder relative model paths are relative to; None: every model path must be absolute (data
+    that comes from no file, e.g. a configuration sent to the server's API).
+    """
     allow_network = bool(data.get("allow_network", False)) if isinstance(data, dict) else False
-    resolver = _PathResolver(Path(base_dir), allow_network=allow_network)
+    resolver = _PathResolver(Path(base_dir) if base_dir is not None else None, allow_network=allow_network)
+    students: dict[str, Any] = {}
     try:
-        config = _build(BackendConfig, data, prefix="", resolver=resolver, skip={"source"})
+        if isinstance(data, dict) and "students" in data:
+            data = dict(data)
+            students = _students(data.pop("students"))
+        config = _build(BackendConfig, data, prefix="", resolver=resolver, skip={"source", "students"})
     except ConfigError as exc:
         raise ConfigError(f"{source}: {exc}") from None
+    config = dataclasses.replace(config, students=students)
     if config.device not in ("auto", "cpu") and not config.device.startswith("cuda"):
         raise ConfigError(f"{source}: device: expected 'auto', 'cpu' or 'cuda[:N]', got {config.device!r}")
     if config.models.grounding.kind not in ("grounding_dino", "owlv2"):
@@ -178,21 +202,38 @@ def config_from_dict(data: Any, *, base_dir: str | Path, source: str = "<dict>")
         raise ConfigError(f"{source}: pipeline.merge: expected 'union' or 'best', got {config.pipeline.merge!r}")
     if config.pipeline.clip_labels and config.models.clip is None:
         raise ConfigError(f"{source}: pipeline.clip_labels is true but models.clip is not configured")
-    return dataclasses.replace(config, source=source)
+    config = dataclasses.replace(config, source=source)
+    if policy is not None:
+        policy.check(config)
+    return config
+
+
+def _students(data: Any) -> dict[str, Any]:
+    """The `students` section, validated by the student registry (imported only when the section is there)."""
+    if data is None:
+        return {}
+    from ml_backend.students.registry import students_from_dict
+
+    return students_from_dict(data)
 
 
 @dataclass(frozen=True)
 class _PathResolver:
-    base_dir: Path
+    base_dir: Path | None
     allow_network: bool
 
-    def __call__(self, value: str) -> str:
-        """An absolute path; a relative value that names nothing on disk stays as given when hub ids are allowed."""
+    def __call__(self, value: str, *, setting: str) -> str:
+        """An absolute path, `..` and symlinks resolved; a relative value that names nothing on disk stays as given
+        when hub ids are allowed. Without `base_dir`, a relative path (not a hub id) is an error."""
         candidate = Path(value).expanduser()
         if not candidate.is_absolute():
-            local = self.base_dir / candidate
-            if self.allow_network and not local.exists() and not value.startswith((".", "~")):
+            local = self.base_dir / candidate if self.base_dir is not None else None
+            if self.allow_network and (local is None or not local.exists()) and not value.startswith((".", "~")):
                 return value  # perhaps a hub id ("org/name"); the loader decides
+            if local is None:
+                raise ConfigError(
+                    f"{setting}: expected an absolute path (this configuration has no folder), got {value!r}"
+                )
             candidate = local
         return str(candidate.resolve())
 
@@ -244,5 +285,5 @@ def _convert(hint: Any, value: Any, *, setting: str, resolver: _PathResolver) ->
     if hint is str:
         if not isinstance(value, str) or not value.strip():
             raise ConfigError(f"{setting}: expected a non-empty string, got {value!r}")
-        return resolver(value) if setting.rsplit(".", 1)[-1] in _PATH_FIELDS else value
+        return resolver(value, setting=setting) if setting.rsplit(".", 1)[-1] in _PATH_FIELDS else value
     raise AssertionError(f"unsupported setting type {hint!r} for {setting}")

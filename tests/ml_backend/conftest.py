@@ -57,13 +57,26 @@ def tiny_cache():
 
 
 @pytest.fixture(scope="session")
-def tiny(tiny_config, tiny_cache):
+def tiny(tiny_config, tiny_cache, load_context):
     """`tiny(kind)`: the component of `kind` ("clap", "grounding", "sam", "llm", "clip"), loaded by the real loaders."""
-    from ml_backend.foundation.loading import LoadContext, select_placement
-
-    context = LoadContext(select_placement(tiny_config.device))
 
     def get(kind: str):
-        return tiny_cache.get(kind, getattr(tiny_config.models, kind), context)
+        return tiny_cache.get(kind, getattr(tiny_config.models, kind), load_context)
 
     return get
+
+
+@pytest.fixture(scope="session")
+def device() -> str:
+    """Where the tests put models they build themselves: "cuda" when a GPU is there, else "cpu"."""
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+@pytest.fixture(scope="session")
+def load_context(tiny_config):
+    """The placement the tiny models load with (the configuration's "auto": CUDA + float16 when present)."""
+    from ml_backend.foundation.loading import LoadContext, select_placement
+
+    return LoadContext(select_placement(tiny_config.device))

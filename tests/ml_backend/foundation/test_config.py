@@ -96,3 +96,38 @@ def test_hub_ids_stay_as_given_only_when_the_network_is_allowed(tmp_path):
     assert load_config(write(tmp_path, data)).models.clap.path == str(tmp_path / "laion/clap-htsat-unfused")
     data["allow_network"] = True
     assert load_config(write(tmp_path, data)).models.clap.path == "laion/clap-htsat-unfused"
+
+
+def test_a_students_section_is_read_into_validated_student_configurations(tmp_path):
+    from ml_backend.foundation.config import config_from_dict
+    from ml_backend.students.compact import CompactConfig
+
+    without = load_config(write(tmp_path, MINIMAL))
+    assert without.students == {} and "students" not in without.to_dict()  # its hash is unchanged
+    data = {**MINIMAL, "students": {"fast": {"kind": "compact", "epochs": 3, "input_size": 64}, "compact": {}}}
+    config = load_config(write(tmp_path, data))
+    assert config.students["fast"] == CompactConfig(epochs=3, input_size=64)
+    assert config.students["compact"] == CompactConfig()
+    assert config.sha256() != without.sha256()
+    again = config_from_dict(config.to_dict(), base_dir=None)  # the plain form reads back the same
+    assert again.students == config.students and again.sha256() == config.sha256()
+
+
+@pytest.mark.parametrize(
+    ("students", "message"),
+    [
+        ({"fast": {"epochs": 0}}, "students.fast.epochs must be a positive integer, got 0"),
+        ({"fast": {"kind": "yolo"}}, "students.fast.kind must be one of"),
+        ({"fast": {"learning_rate": -1}}, "students.fast.learning_rate must be a number > 0"),
+        ({"fast": {"pseudo_low": 0.9}}, "students.fast.pseudo_low must be below students.fast.pseudo_high"),
+        ({"fast": {"batchsize": 4}}, "students.fast.batchsize is not a setting of the compact student"),
+        ({"fast": []}, "students.fast must be a JSON object"),
+        ({"bad name!": {}}, "'bad name!' is not a valid student name"),
+        ([], "students must be a JSON object"),
+    ],
+)
+def test_a_bad_student_setting_is_named_in_the_error(tmp_path, students, message):
+    path = write(tmp_path, {**MINIMAL, "students": students})
+    with pytest.raises(ConfigError) as error:
+        load_config(path)
+    assert message in str(error.value) and path in str(error.value)

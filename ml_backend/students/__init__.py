@@ -1,0 +1,1 @@
+"""Student models (OpenAVS-ST): see `base.py` for the interface."""
