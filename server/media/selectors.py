@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import OuterRef, Prefetch, QuerySet, Subquery, Value
+from django.db.models import F, OuterRef, Prefetch, QuerySet, Subquery, Value
 
 from server.accounts.models import Membership
 from server.accounts.selectors import ADMIN, project_list_for_user
@@ -79,13 +79,17 @@ def clip_list(*, project_id: int, status: str = "", search: str = "", ordering: 
         qs = qs.filter(status=status)
     if search:
         qs = qs.filter(name__icontains=search)
-    qs = qs.annotate(num_frames=_count(Frame, link="clip"))
+    qs = qs.annotate(num_frames=_count(Frame, link="clip"), dataset_split=F("dataset_origin__split"))
     return qs.order_by(ordering, "id" if not ordering.startswith("-") else "-id")
 
 
 def clip_get_for_user(*, user: User, clip_id: int, roles: Iterable[str] | None = None) -> Clip:
     """The clip with `num_frames`, or 404 "Clip not found." (also for outsiders)."""
-    clip = Clip.objects.filter(pk=clip_id).annotate(num_frames=_count(Frame, link="clip")).first()
+    clip = (
+        Clip.objects.filter(pk=clip_id)
+        .annotate(num_frames=_count(Frame, link="clip"), dataset_split=F("dataset_origin__split"))
+        .first()
+    )
     project_object_access(user=user, project_id=clip and clip.project_id, entity="Clip", roles=roles)
     assert clip is not None
     return clip

@@ -14,7 +14,7 @@ from django.db.models.fields.files import FieldFile
 from django.http import FileResponse, HttpRequest
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
@@ -50,6 +50,10 @@ class ClipOutputSerializer(serializers.ModelSerializer):
 
     project_id = serializers.IntegerField()
     num_frames = serializers.IntegerField()
+    split = serializers.SerializerMethodField(
+        help_text='The clip\'s side of the project\'s self-training split (read-only): "train" or "heldout" (never '
+        "trained on; judges training rounds). From the project's learning settings; AVSBench clips keep theirs."
+    )
 
     class Meta:
         model = Clip
@@ -67,10 +71,20 @@ class ClipOutputSerializer(serializers.ModelSerializer):
             "height",
             "has_audio",
             "num_frames",
+            "split",
             "created_at",
             "updated_at",
         ]
         ref_name = "Clip"
+
+    @extend_schema_field(serializers.ChoiceField(choices=["train", "heldout"]))
+    def get_split(self, clip: Clip) -> str:
+        from server.learning.selectors import clip_split_of, learning_settings_of
+
+        cache = self.context.setdefault("learning_settings", {}) if isinstance(self.context, dict) else {}
+        if clip.project_id not in cache:  # one read per project and response, not per clip
+            cache[clip.project_id] = learning_settings_of(project_id=clip.project_id)
+        return clip_split_of(clip=clip, settings=cache[clip.project_id])
 
 
 # --- clips -------------------------------------------------------------------------------------
@@ -231,7 +245,10 @@ class ClipIngestRetryApi(APIView):
 
     @extend_schema(
         request=None,
-        responses={202: OutputSerializer, 409: OpenApiResponse(description="The clip is ready or processing.")},
+        responses={
+            202: OutputSerializer,
+            409: OpenApiResponse(description="The clip is ready or processing, or its ingest is already queued."),
+        },
         summary="Ingest a failed clip again from its stored source (managers).",
     )
     def post(self, request: Request, clip_id: int) -> Response:
@@ -290,11 +307,14 @@ class ClipAudioApi(_MediaFileApi):
 
 class ClipSourceApi(_MediaFileApi):
     @extend_schema(
-        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
-        summary="The clip's uploaded video file, as an attachment (members of its project).",
+        responses={(200, "video/*"): OpenApiTypes.BINARY, (200, "application/octet-stream"): OpenApiTypes.BINARY},
+        summary="The clip's uploaded video file, as an attachment (members of its project): typed after its "
+        "name's extension when that names a video type, else application/octet-stream.",
     )
     def get(self, request: Request, clip_id: int) -> FileResponse:
         clip = clip_get_for_user(user=request.user, clip_id=clip_id)
         if not clip.source:
             raise NotFoundError("This clip has no source file.")
-        return self.file_response(clip.source, filename=clip.name)
+        guessed = mimetypes.guess_type(clip.source.name)[0] or ""
+        content_type = guessed if guessed.startswith("video/") else "application/octet-stream"
+        return self.file_response(clip.source, content_type=content_type, filename=clip.name)
