@@ -27,6 +27,7 @@ from server.accounts.models import Role
 from server.annotations.services import annotation_update
 from server.core.demo import demo_seed
 from server.core.masks import rle_encode
+from server.learning.models import LearningSettings, TrainingRound
 from tests.media_files import DEMO_SMALL
 from tests.utils import require_service
 
@@ -168,3 +169,23 @@ def test_a_stale_save_shows_the_conflict_dialog(node, live_server, demo):
     )
     assert "PASS conflict" in output
     assert [i["label"] for i in first_frame(demo).annotation.instances] == ["their label"]
+
+
+def test_a_manager_starts_a_training_round_from_the_models_tab(node, live_server, demo, settings, tmp_path):
+    from tests.server.learning.rounds_world import accept, masks_of, store_clip, tiny_student
+
+    settings.AVS_TRAINING_DIR = str(tmp_path / "training")
+    # Two labelled clips to train on, one labelled held-out clip to judge on (the project's real split rule).
+    for n, side in enumerate(("train", "train", "heldout")):
+        clip = store_clip(demo.project, side=side, clip_no=n, frames=3)
+        accept(clip, masks_of(clip, n))
+    LearningSettings.objects.update_or_create(
+        project=demo.project, defaults={"student_config": tiny_student(epochs=2, batch_size=6)}
+    )
+    output = run_spec(
+        node, "training_round.mjs", live_server, USERNAME="manager", PASSWORD=PASSWORD, PROJECT_ID=demo.project.pk
+    )
+    assert "PASS training_round" in output
+    training_round = TrainingRound.objects.get(project=demo.project)
+    assert training_round.status == "succeeded" and training_round.model_version is not None
+    assert training_round.created_by == demo.users["manager"] and training_round.student_kind == "compact"

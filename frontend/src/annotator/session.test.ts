@@ -32,6 +32,7 @@ class FakeServer {
     frames: [0, 1, 2].map((k) => ({ id: 100 + k, index: k, timestamp: k, width: W, height: H, image_url: `/f/${k}.jpg` })),
     audio: null,
     source_url: null,
+    split: "train",
     created_at: "",
     updated_at: "",
   };
@@ -75,7 +76,8 @@ class FakeServer {
     id: 77,
     clip: 5,
     model_version: { id: 1, kind: "openavs", name: "openavs", config_hash: "x" },
-    frames: [{ frame_index: 0, instances: [{ label: "dog", score: 0.9, mask: encodeRle(disc(4, 4, 2)), provenance: { noun: "dog" } }] }],
+    frames: [{ frame_index: 0, instances: [{ label: "dog", score: 0.9, mask: encodeRle(disc(4, 4, 2)), provenance: { noun: "dog" } }], probability_map: null }],
+    evidence: null,
     created_at: "",
   };
 

@@ -32,6 +32,14 @@ export type Proposer = Schemas["ProjectProposer"];
 export type ExportFormat = Schemas["FormatEnum"];
 export type ExportProtocol = Schemas["ProtocolEnum"];
 export type ExportInput = Schemas["ExportCreateInputRequest"];
+export type TrainingRound = Schemas["TrainingRound"];
+export type TrainingRoundStatus = Schemas["TrainingRoundStatusEnum"];
+export type StudentKind = Schemas["StudentKindEnum"];
+export type ModelVersionBrief = Schemas["ModelVersionBrief"];
+export type LearningSettings = Schemas["LearningSettings"];
+export type LearningSettingsInput = Schemas["PatchedLearningSettingsInputRequest"];
+export type ProposerChange = Schemas["ProposerChange"];
+export type AcquisitionStrategy = Schemas["AcquisitionStrategy"];
 
 /** One page of a list endpoint: `{count, next, previous, results}`. */
 export interface Page<T> {
@@ -49,6 +57,7 @@ export const CLIP_STATUSES: readonly ClipStatus[] = ["uploaded", "processing", "
 export const ROLES: readonly Role[] = ["manager", "annotator", "reviewer"];
 export const EXPORT_FORMATS: readonly ExportFormat[] = ["avsbench", "coco", "json"];
 export const EXPORT_PROTOCOLS: readonly ExportProtocol[] = ["s4", "ms3", "avss"];
+export const STUDENT_KINDS: readonly StudentKind[] = ["compact", "av2t_sam"];
 
 /** Drop empty strings and undefined from a query, so the URL carries only what was chosen. */
 function compact<T extends object>(query: T): T {
@@ -221,6 +230,86 @@ export function startEvaluation(projectId: number, modelVersionId: number): Prom
     api.POST("/api/projects/{project_id}/evaluate/", {
       params: { path: { project_id: projectId } },
       body: { model_version: modelVersionId, split: "all", name: "" },
+    }),
+  );
+}
+
+// --- self-training: rounds, the proposer, learning settings ------------------------------------
+
+/** A project's training rounds, newest first, each with its job's progress and its held-out figures. */
+export function listTrainingRounds(projectId: number): Promise<Page<TrainingRound>> {
+  return unwrap(
+    api.GET("/api/projects/{project_id}/training-rounds/", {
+      params: { path: { project_id: projectId }, query: { page_size: 20 } },
+    }),
+  );
+}
+
+/**
+ * Start a self-training round (managers): `student` picks the student (default: the project's
+ * learning settings). Answers at once with the queued round; a 409 says one is already running.
+ */
+export function startTrainingRound(projectId: number, student?: StudentKind): Promise<TrainingRound> {
+  return unwrap(
+    api.POST("/api/projects/{project_id}/training-rounds/", {
+      params: { path: { project_id: projectId } },
+      body: student ? { student } : {},
+    }),
+  );
+}
+
+/** Cancel a queued or running round (managers); the proposer is kept. */
+export function cancelTrainingRound(roundId: number): Promise<TrainingRound> {
+  return unwrap(api.POST("/api/training-rounds/{round_id}/cancel/", { params: { path: { round_id: roundId } } }));
+}
+
+export function getLearningSettings(projectId: number): Promise<LearningSettings> {
+  return unwrap(
+    api.GET("/api/projects/{project_id}/learning-settings/", { params: { path: { project_id: projectId } } }),
+  );
+}
+
+/** Change the split, the student, its training settings or the automatic trigger (managers). */
+export function updateLearningSettings(projectId: number, body: LearningSettingsInput): Promise<LearningSettings> {
+  return unwrap(
+    api.PATCH("/api/projects/{project_id}/learning-settings/", {
+      params: { path: { project_id: projectId } },
+      body,
+    }),
+  );
+}
+
+/** Make a model version the project's proposer (managers); answers with the learning settings. */
+export function promoteModelVersion(modelVersionId: number): Promise<LearningSettings> {
+  return unwrap(
+    api.POST("/api/model-versions/{model_version_id}/promote/", {
+      params: { path: { model_version_id: modelVersionId } },
+    }),
+  );
+}
+
+/** Put back the proposer the current one replaced (managers); answers with the learning settings. */
+export function rollbackProposer(projectId: number): Promise<LearningSettings> {
+  return unwrap(
+    api.POST("/api/projects/{project_id}/proposer/rollback/", {
+      params: { path: { project_id: projectId } },
+      body: { to_configured: false },
+    }),
+  );
+}
+
+export function getAcquisitionStrategy(projectId: number): Promise<AcquisitionStrategy> {
+  return unwrap(
+    api.GET("/api/projects/{project_id}/acquisition-strategy/", { params: { path: { project_id: projectId } } }),
+  );
+}
+
+/** Set the acquisition strategy (managers): a name or its settings; the pool is rescored in the background. */
+export function setAcquisitionStrategy(projectId: number, strategy: unknown): Promise<AcquisitionStrategy> {
+  return unwrap(
+    api.PUT("/api/projects/{project_id}/acquisition-strategy/", {
+      params: { path: { project_id: projectId } },
+      body: { strategy, rescore: true },
     }),
   );
 }

@@ -12,8 +12,8 @@ import { ClipsPanel } from "./project/ClipsPanel";
 import { ExportDialog } from "./project/ExportDialog";
 import { JobsTable } from "./project/JobsTable";
 import { LabelsPanel } from "./project/LabelsPanel";
+import { ModelsTab } from "./project/learning/ModelsTab";
 import { MembersPanel } from "./project/MembersPanel";
-import { ModelsPanel } from "./project/ModelsPanel";
 import { ReviewQueuePanel } from "./project/ReviewQueuePanel";
 import { SettingsPanel } from "./project/SettingsPanel";
 
@@ -184,7 +184,16 @@ export function ProjectPage() {
           </section>
         ) : null}
         {tab === "queue" ? <ReviewQueuePanel projectId={projectId} version={dataVersion} /> : null}
-        {tab === "models" ? <ModelsPanel projectId={projectId} can={can} jobs={jobs} version={dataVersion} /> : null}
+        {tab === "models" ? (
+          <ModelsTab
+            projectId={projectId}
+            can={can}
+            jobs={jobs}
+            version={dataVersion}
+            proposer={detail.proposer}
+            onChanged={onJobsSettled}
+          />
+        ) : null}
         {tab === "labels" ? <LabelsPanel projectId={projectId} can={can} onChanged={project.reload} /> : null}
         {tab === "members" ? <MembersPanel projectId={projectId} can={can} onChanged={project.reload} /> : null}
         {tab === "settings" && can.manage ? (

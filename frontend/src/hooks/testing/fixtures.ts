@@ -1,5 +1,17 @@
 /** Typed sample API bodies for page tests (shapes from the generated schema). */
-import type { Clip, Job, Label, Me, Member, ModelVersion, Project, ProjectDetail } from "../studioApi";
+import type {
+  AcquisitionStrategy,
+  Clip,
+  Job,
+  Label,
+  LearningSettings,
+  Me,
+  Member,
+  ModelVersion,
+  Project,
+  ProjectDetail,
+  TrainingRound,
+} from "../studioApi";
 
 const T = "2025-01-02T10:00:00Z";
 
@@ -75,6 +87,7 @@ export function makeClip(overrides: Partial<Clip> = {}): Clip {
     height: 360,
     has_audio: true,
     num_frames: 10,
+    split: "train",
     created_at: T,
     updated_at: T,
     ...overrides,
@@ -114,6 +127,65 @@ export function makeModelVersion(overrides: Partial<ModelVersion> = {}): ModelVe
     edit_stats: { annotations: 0, mean_iou: null },
     created_at: T,
     updated_at: T,
+    ...overrides,
+  };
+}
+
+export function makeTrainingRound(overrides: Partial<TrainingRound> = {}): TrainingRound {
+  return {
+    id: 5,
+    project: 7,
+    status: "succeeded",
+    trigger: "api",
+    student_kind: "compact",
+    config: {},
+    base_proposer: { id: 1, kind: "baseline", name: "synchrony-baseline" },
+    model_version: { id: 31, kind: "student", name: "compact student (round 5)" },
+    promoted: false,
+    reason: "",
+    error: "",
+    metrics: {},
+    curve: [],
+    items: {},
+    cancel_requested: false,
+    job_id: 500,
+    progress: null,
+    created_by: { id: 1, username: "ann" },
+    created_at: T,
+    started_at: T,
+    finished_at: T,
+    ...overrides,
+  };
+}
+
+export function makeLearningSettings(overrides: Partial<LearningSettings> = {}): LearningSettings {
+  return {
+    heldout_fraction: 0.2,
+    split_seed: 0,
+    split_locked: false,
+    split_counts: { train: 8, heldout: 2 },
+    student_kind: "compact",
+    student_config: {},
+    auto_round_after: 0,
+    accepted_since_last_round: 3,
+    proposer: null,
+    proposer_history: [],
+    ...overrides,
+  };
+}
+
+export function makeAcquisitionStrategy(overrides: Partial<AcquisitionStrategy> = {}): AcquisitionStrategy {
+  const defaults = { top_fraction: 0.05, diverse: true, relative_distance: 0.25 };
+  return {
+    strategy: { name: "combined" },
+    settings: { name: "combined", weights: { topk_entropy: 0.35, disagreement: 0.25 }, ...defaults },
+    strategies: {
+      combined: { name: "combined", weights: { topk_entropy: 0.35, disagreement: 0.25 }, ...defaults },
+      entropy: { name: "entropy", weights: { entropy: 1 }, ...defaults },
+    },
+    terms: { entropy: "mean pixel entropy", topk_entropy: "top-k pixel entropy", disagreement: "teacher–student disagreement" },
+    updated_at: null,
+    updated_by: null,
     ...overrides,
   };
 }

@@ -5,14 +5,26 @@ import { formatAgo, formatDuration, formatMetric } from "../../components/format
 import { EmptyState, Loading } from "../../components/Loading";
 import { Pagination } from "../../components/Pagination";
 import { ProgressBar } from "../../components/ProgressBar";
-import { listReviewQueue } from "../../hooks/studioApi";
+import { listReviewQueue, type ReviewQueueClip } from "../../hooks/studioApi";
 import { useAsync } from "../../hooks/useAsync";
 
 const PAGE_SIZE = 50;
 
+/** The tooltip of a clip's reason: which strategy scored it, its top term and the model version read. */
+function scoreWhy(clip: ReviewQueueClip): string {
+  const parts = [`Strategy: ${clip.acquisition_strategy ?? "unknown"}`];
+  if (clip.acquisition_top_term) {
+    const value = clip.acquisition_top_value === null ? "" : ` = ${formatMetric(clip.acquisition_top_value)}`;
+    parts.push(`top term: ${clip.acquisition_top_term}${value}`);
+  }
+  if (clip.acquisition_model_version !== null) parts.push(`model version ${clip.acquisition_model_version}`);
+  return parts.join("; ");
+}
+
 /**
  * Ready clips in the order to annotate them (server order): highest acquisition score first, then
- * clips with proposals and the fewest accepted frames. Re-read when `version` changes (a finished job,
+ * clips with proposals and the fewest accepted frames. Each scored clip says why (its strategy's top
+ * contributing term and value, e.g. "top-k pixel entropy 0.93 (combined)"). Re-read when `version` changes (a finished job,
  * e.g. a pre-annotation that added proposals).
  */
 export function ReviewQueuePanel({ projectId, version = 0 }: { projectId: number; version?: number }) {
@@ -84,11 +96,18 @@ export function ReviewQueuePanel({ projectId, version = 0 }: { projectId: number
                     {clip.acquisition_score === null ? (
                       <span className="muted">not scored</span>
                     ) : (
-                      <ProgressBar
-                        value={maxScore > 0 ? clip.acquisition_score / maxScore : 0}
-                        label={formatMetric(clip.acquisition_score)}
-                        title="Acquisition score (higher: more informative)"
-                      />
+                      <>
+                        <ProgressBar
+                          value={maxScore > 0 ? clip.acquisition_score / maxScore : 0}
+                          label={formatMetric(clip.acquisition_score)}
+                          title="Acquisition score (higher: more informative)"
+                        />
+                        {clip.acquisition_reason ? (
+                          <div className="row-sub" data-testid={`queue-reason-${clip.id}`} title={scoreWhy(clip)}>
+                            {clip.acquisition_reason}
+                          </div>
+                        ) : null}
+                      </>
                     )}
                   </td>
                   <td className="col-progress">

@@ -4,13 +4,15 @@ import { ConfirmButton } from "../../components/ConfirmButton";
 import { ErrorBanner, FormError } from "../../components/ErrorBanner";
 import { type ApiError, toApiError } from "../../hooks/apiErrors";
 import { deleteProject, type ProjectDetail, updateProject } from "../../hooks/studioApi";
+import { useLearningSettings } from "../../hooks/useLearningSettings";
+import { LearningSettingsSection } from "./learning/LearningSettingsSection";
 
 interface Props {
   project: ProjectDetail;
   onSaved: (project: ProjectDetail) => void;
 }
 
-/** Project settings (managers). New rates apply to clips ingested afterwards. */
+/** Project settings (managers): ingest rates (for clips ingested afterwards), learning settings, deletion. */
 export function SettingsPanel({ project, onSaved }: Props) {
   const navigate = useNavigate();
   const [name, setName] = useState(project.name);
@@ -22,6 +24,7 @@ export function SettingsPanel({ project, onSaved }: Props) {
   const [deleteError, setDeleteError] = useState<ApiError | null>(null);
   const [saved, setSaved] = useState(false);
   const [busy, setBusy] = useState(false);
+  const learning = useLearningSettings(project.id);
 
   const onSubmit = async (event: FormEvent) => {
     event.preventDefault();
@@ -117,6 +120,7 @@ export function SettingsPanel({ project, onSaved }: Props) {
           </div>
         </div>
       </form>
+      <LearningSettingsSection projectId={project.id} learning={learning} editable />
       <section className="panel panel-danger" aria-label="Delete project">
         <h2 className="panel-title">Delete project</h2>
         <p className="muted">Deletes all its clips, files and annotations. This cannot be undone.</p>
