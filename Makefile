@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 NPM_STAMP := frontend/node_modules/.installed
 
-.PHONY: run test install frontend lint bench-ingest bench-sam bench-tti clean
+.PHONY: run test install frontend lint bench-ingest bench-sam bench-tti bench-training clean
 
 $(STAMP): requirements/base.txt requirements/ml.txt requirements/dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,9 @@ bench-sam: $(STAMP)
 
 bench-tti: frontend
 	$(PY) benchmarks/annotator_tti.py
+
+bench-training: $(STAMP)
+	$(PY) benchmarks/training.py
 
 clean:
 	rm -rf var/e2e var/bench frontend/dist
