@@ -179,7 +179,8 @@ def _check_thresholds(config: dict[str, Any]) -> None:
             value = config[key]
             if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value <= 1.0:
                 raise ApplicationError(
-                    f"student_config.{key} must be a number between 0 and 1, not {value!r}.", {"field": "student_config"}
+                    f"student_config.{key} must be a number between 0 and 1, not {value!r}.",
+                    {"field": "student_config"},
                 )
     low, high = config.get("pseudo_low"), config.get("pseudo_high")
     if low is not None and high is not None and not low < high:
