@@ -15,6 +15,10 @@ Seeded synthetic S4 clips (`ml_backend.media.synth`) form, per replicate, an unl
 - Label ratio (`report.label_ratio`): labels the best strategy needs to reach random's final mIoU ÷ random's labels.
 
 `run_simulation(config, out)` writes `out/simulation.json` and the plots (`plots.write_plots`) and returns the JSON.
+Each finished replicate is also kept as `out/replicates/seed-<seed>.json` with the settings it ran with; a later run
+into the same folder with the same settings reads it instead of running it again (so an interrupted run resumes, and
+seeds can run in separate processes: `--seed 1 --seeds 1`, then all seeds together to summarise). Delete the folder
+to measure again after changing the code.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from ml_backend.simulation.report import label_ratio, labels_to_reach, summarise
 from ml_backend.students.registry import student_config_to_dict
 
 RESULT_FILE = "simulation.json"
+REPLICATE_DIR = "replicates"  # one finished replicate per file: a run that stops resumes from them
 
 __all__ = [
     "PRESETS",
@@ -53,13 +58,52 @@ def run_simulation(config: SimulationConfig, out: str | Path, *, log: Log = lamb
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    replicates = [run_replicate(config, seed, log=log) for seed in config.replicate_seeds]
+    replicates = []
+    for seed in config.replicate_seeds:
+        saved = read_replicate(out, config, seed)
+        if saved is not None:
+            log(f"seed {seed}: read from {replicate_path(out, seed)} (same settings)")
+            replicates.append(saved)
+            continue
+        replicate = run_replicate(config, seed, log=log)
+        write_json(replicate_path(out, seed), {"settings": _settings(config), "replicate": replicate})
+        replicates.append(replicate)
     summary = summarise(config.as_dict(), replicates)
     summary["student"] = {"kind": config.student, "config": student_config_to_dict(student)}
     summary["plots"] = write_plots(out, summary)
     summary["seconds"] = round(time.monotonic() - started, 1)
-    path = out / RESULT_FILE
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    write_json(out / RESULT_FILE, summary)
     return summary
+
+
+def write_json(path: Path, document: Any) -> None:
+    """Write `document` to `path` atomically (a temporary file, then a rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
+    tmp.replace(path)
+
+
+def replicate_path(out: Path, seed: int) -> Path:
+    return Path(out) / REPLICATE_DIR / f"seed-{seed}.json"
+
+
+def _settings(config: SimulationConfig) -> dict[str, Any]:
+    """What a replicate's result depends on besides its seed (the number of seeds and the preset's name aside)."""
+    data = config.as_dict()
+    for key in ("preset", "seed", "seeds"):
+        data.pop(key)
+    return json.loads(json.dumps(data))
+
+
+def read_replicate(out: Path, config: SimulationConfig, seed: int) -> dict[str, Any] | None:
+    """The replicate of `seed` saved in `out` by an earlier run with the same settings, else None."""
+    path = replicate_path(out, seed)
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(saved, dict) or saved.get("settings") != _settings(config):
+        return None
+    replicate = saved.get("replicate")
+    return replicate if isinstance(replicate, dict) and replicate.get("seed") == seed else None

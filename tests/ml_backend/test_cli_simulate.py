@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -107,6 +108,42 @@ def test_same_seed_same_result_other_seed_other_data(tiny_run, tmp_path, capsys)
     assert random_curve != [p["added"] for p in first["curves"]["supervised"]["random"]] or (
         other["teacher"] != first["teacher"]
     )
+
+
+def test_a_second_run_reads_finished_seeds_and_reruns_changed_settings(tiny_run, tmp_path, capsys):
+    printed, out = tiny_run
+    folder = tmp_path / "again"
+    shutil.copytree(out, folder)
+    assert sorted(p.name for p in (folder / "replicates").iterdir()) == ["seed-3.json", "seed-4.json"]
+
+    assert main(["simulate", "--out", str(folder), "--preset", "tiny", "--seed", "4", "--seeds", "1", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert "seed 4: read from" in captured.err  # not trained again
+    assert json.loads(captured.out)["replicates"][0] == printed["replicates"][1]
+
+    assert (
+        main(
+            [
+                "simulate",
+                "--out",
+                str(folder),
+                "--preset",
+                "tiny",
+                "--seed",
+                "4",
+                "--seeds",
+                "1",
+                "--noise",
+                "0.5",
+                "--json",
+            ]
+        )
+        == 0
+    )
+    captured = capsys.readouterr()
+    assert "read from" not in captured.err  # other settings: measured again
+    rerun = json.loads(captured.out)
+    assert rerun["config"]["noise"] == 0.5 and sum(rerun["replicates"][0]["label_noise"].values()) > 0
 
 
 def test_random_curve_labels_more_clips_each_round_and_keeps_them(tiny_run):
