@@ -27,7 +27,7 @@ from server.accounts.models import Role
 from server.annotations.services import annotation_update
 from server.core.demo import demo_seed
 from server.core.masks import rle_encode
-from server.learning.models import LearningSettings, TrainingRound
+from server.learning.models import AcquisitionScore, LearningSettings, TrainingRound
 from tests.media_files import DEMO_SMALL
 from tests.utils import require_service
 
@@ -189,3 +189,28 @@ def test_a_manager_starts_a_training_round_from_the_models_tab(node, live_server
     training_round = TrainingRound.objects.get(project=demo.project)
     assert training_round.status == "succeeded" and training_round.model_version is not None
     assert training_round.created_by == demo.users["manager"] and training_round.student_kind == "compact"
+
+
+def test_a_manager_picks_the_next_batch_from_the_review_queue(node, live_server, demo):
+    from tests.factories import ClipFactory, FrameFactory, ModelVersionFactory
+
+    version = ModelVersionFactory(project=demo.project)
+    clips = []
+    for n, score in enumerate((0.2, 0.9, 0.6)):
+        clip = ClipFactory(project=demo.project, name=f"scored-{n}.mp4")
+        FrameFactory(clip=clip, index=0)
+        clips.append(clip)
+        AcquisitionScore.objects.create(
+            clip=clip,
+            model_version=version,
+            score=score,
+            strategy="combined",
+            terms={"topk_entropy": {"value": score, "weight": 0.35, "contribution": score}},
+            top_term="topk_entropy",
+        )
+    output = run_spec(
+        node, "next_batch.mjs", live_server, USERNAME="manager", PASSWORD=PASSWORD, PROJECT_ID=demo.project.pk
+    )
+    assert "PASS next_batch" in output
+    # No clip embeddings here: the batch goes by score alone, best first (the page showed the same, in order).
+    assert f"API: {clips[1].pk}, {clips[2].pk} (top_k)" in output

@@ -28,6 +28,7 @@ export type Role = Schemas["RoleEnum"];
 export type ModelVersion = Schemas["ModelVersion"];
 export type ProjectAnnotation = Schemas["ProjectAnnotation"];
 export type ReviewQueueClip = Schemas["ReviewQueueClip"];
+export type ReviewBatch = Schemas["ReviewBatch"];
 export type Proposer = Schemas["ProjectProposer"];
 export type ExportFormat = Schemas["FormatEnum"];
 export type ExportProtocol = Schemas["ProtocolEnum"];
@@ -337,6 +338,19 @@ export function listReviewQueue(projectId: number, query: ReviewQueueQuery = {})
   return unwrap(
     api.GET("/api/projects/{project_id}/review-queue/", {
       params: { path: { project_id: projectId }, query: compact(query) },
+    }),
+  );
+}
+
+/**
+ * The next `size` clips to label: best acquisition score first, near-duplicates of a picked or fully labelled
+ * clip left out (diverse strategies). Nothing is assigned or stored.
+ */
+export function selectReviewBatch(projectId: number, size: number): Promise<ReviewBatch> {
+  return unwrap(
+    api.POST("/api/projects/{project_id}/queue/batch/", {
+      params: { path: { project_id: projectId } },
+      body: { size },
     }),
   );
 }

@@ -183,7 +183,7 @@ export function ProjectPage() {
             <JobsTable jobs={jobs.jobs} />
           </section>
         ) : null}
-        {tab === "queue" ? <ReviewQueuePanel projectId={projectId} version={dataVersion} /> : null}
+        {tab === "queue" ? <ReviewQueuePanel projectId={projectId} version={dataVersion} canPickBatch={can.manage} /> : null}
         {tab === "models" ? (
           <ModelsTab
             projectId={projectId}

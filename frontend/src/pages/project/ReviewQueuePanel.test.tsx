@@ -2,7 +2,7 @@ import { server, page } from "../../hooks/testing/fakeServer"; // first: replace
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { ReviewQueueClip } from "../../hooks/studioApi";
 import { makeClip, makeMe, makeProjectDetail } from "../../hooks/testing/fixtures";
-import { byTestId, cleanup, renderApp, waitFor } from "../../hooks/testing/render";
+import { byTestId, cleanup, click, renderApp, typeInto, waitFor } from "../../hooks/testing/render";
 
 function queued(id: number, name: string, overrides: Partial<ReviewQueueClip> = {}): ReviewQueueClip {
   return {
@@ -67,5 +67,64 @@ describe("review queue reasons", () => {
     expect(byTestId("queue-row-22")!.textContent).toContain("0.2");
     expect(byTestId("queue-reason-23")).toBeNull();
     expect(byTestId("queue-row-23")!.textContent).toContain("not scored");
+  });
+});
+
+describe("next batch", () => {
+  beforeEach(() => {
+    server.on("GET", "/api/projects/7/", { body: makeProjectDetail({ role: "manager" }) });
+  });
+
+  it("is not offered to annotators (managers pick batches)", async () => {
+    server.on("GET", "/api/projects/7/", { body: makeProjectDetail({ role: "annotator" }) });
+    server.on("GET", "/api/projects/7/review-queue/", { body: page([queued(21, "drums.mp4")]) });
+    await renderApp("/projects/7?tab=queue");
+    await waitFor(() => byTestId("queue-row-21"));
+    expect(byTestId("next-batch")).toBeNull();
+  });
+
+  it("picks the asked number of clips, links them to the annotator and names the near-duplicates left out", async () => {
+    server.on("GET", "/api/projects/7/review-queue/", { body: page([queued(21, "drums.mp4"), queued(22, "dog.mp4")]) });
+    server.on("POST", "/api/projects/7/queue/batch/", {
+      body: {
+        size: 2,
+        strategy: "combined",
+        method: "diverse",
+        min_distance: 0.05,
+        reason: "",
+        clips: [
+          { id: 22, name: "dog.mp4", score: 0.8, strategy: "combined", top_term: "disagreement", top_term_value: 0.7, reason: "disagreement 0.70 (combined)" },
+          { id: 21, name: "drums.mp4", score: 0.5, strategy: "combined", top_term: null, top_term_value: null, reason: null },
+        ],
+        near_duplicates: [{ id: 23, name: "dog-again.mp4", duplicate_of: 22, duplicate_of_name: "dog.mp4" }],
+        unscored: 0,
+        without_embedding: [],
+      },
+    });
+    await renderApp("/projects/7?tab=queue");
+    await typeInto(await waitFor(() => byTestId("next-batch-size")), "2");
+    await click(byTestId("next-batch-pick"));
+    await waitFor(() => byTestId("next-batch-result"));
+
+    const [call] = server.callsTo("POST", "/api/projects/7/queue/batch/");
+    expect(call.body).toEqual({ size: 2 });
+    expect(byTestId("next-batch-result")!.textContent).toContain("Strategy combined: best score first, near-duplicates left out.");
+    expect(byTestId("next-batch-start")!.getAttribute("href")).toBe("/clips/22");
+    expect(byTestId("next-batch-clip-22")!.textContent).toContain("score 0.8");
+    expect(byTestId("next-batch-clip-22")!.textContent).toContain("disagreement 0.70 (combined)");
+    expect(byTestId("next-batch-clip-21")!.querySelector("a")!.getAttribute("href")).toBe("/clips/21");
+    expect(byTestId("next-batch-duplicates")!.textContent).toContain("dog-again.mp4 repeats dog.mp4");
+  });
+
+  it("says when nothing is scored yet", async () => {
+    server.on("GET", "/api/projects/7/review-queue/", { body: page([queued(21, "drums.mp4")]) });
+    server.on("POST", "/api/projects/7/queue/batch/", {
+      body: { size: 10, strategy: "entropy", method: "top_k", min_distance: null, reason: "", clips: [], near_duplicates: [], unscored: 3, without_embedding: [] },
+    });
+    await renderApp("/projects/7?tab=queue");
+    await click(await waitFor(() => byTestId("next-batch-pick")));
+    const result = await waitFor(() => byTestId("next-batch-result"));
+    expect(result.textContent).toContain("3 clip(s) have no score yet");
+    expect(byTestId("next-batch-start")).toBeNull();
   });
 });

@@ -7,6 +7,7 @@ import { Pagination } from "../../components/Pagination";
 import { ProgressBar } from "../../components/ProgressBar";
 import { listReviewQueue, type ReviewQueueClip } from "../../hooks/studioApi";
 import { useAsync } from "../../hooks/useAsync";
+import { NextBatchPanel } from "./NextBatchPanel";
 
 const PAGE_SIZE = 50;
 
@@ -27,7 +28,16 @@ function scoreWhy(clip: ReviewQueueClip): string {
  * contributing term and value, e.g. "top-k pixel entropy 0.93 (combined)"). Re-read when `version` changes (a finished job,
  * e.g. a pre-annotation that added proposals).
  */
-export function ReviewQueuePanel({ projectId, version = 0 }: { projectId: number; version?: number }) {
+export function ReviewQueuePanel({
+  projectId,
+  version = 0,
+  canPickBatch = false,
+}: {
+  projectId: number;
+  version?: number;
+  /** Managers pick the next batch (the server's rule). */
+  canPickBatch?: boolean;
+}) {
   const [page, setPage] = useState(1);
   const [includeDone, setIncludeDone] = useState(false);
   const queue = useAsync(
@@ -62,6 +72,7 @@ export function ReviewQueuePanel({ projectId, version = 0 }: { projectId: number
           Include finished clips
         </label>
       </div>
+      {canPickBatch ? <NextBatchPanel projectId={projectId} /> : null}
       <ErrorBanner error={queue.error} onRetry={queue.reload} context="Could not load the queue" />
       {queue.loading && !queue.data ? (
         <Loading />
