@@ -5,15 +5,19 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 NPM_STAMP := frontend/node_modules/.installed
 
-.PHONY: run test install frontend lint bench-ingest bench-sam bench-tti bench-training clean
+.PHONY: run test install frontend lint bench-ingest bench-sam bench-tti bench-training clean prereqs
 
-$(STAMP): requirements/base.txt requirements/ml.txt requirements/dev.txt
+# Checked before anything is built: one line per missing tool, with its install command.
+prereqs:
+	@PYTHON="$(PYTHON)" VENV="$(VENV)" $(SHELL) scripts/check_prereqs.sh $(PREREQ_FLAGS)
+
+$(STAMP): requirements/base.txt requirements/ml.txt requirements/dev.txt | prereqs
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements/dev.txt
 	touch $(STAMP)
 
-$(NPM_STAMP): frontend/package.json frontend/package-lock.json
+$(NPM_STAMP): frontend/package.json frontend/package-lock.json | prereqs
 	cd frontend && npm ci --no-audit --no-fund
 	touch $(NPM_STAMP)
 
@@ -25,10 +29,12 @@ frontend: install
 	$(PY) manage.py spectacular --format openapi-json --file var/openapi.json
 	cd frontend && npm run --silent gen:api && npm run --silent build
 
-run: frontend
+run: prereqs frontend
 	$(PY) -m server.run
 
-test: frontend
+# The browser tests drive Chromium.
+test bench-tti: PREREQ_FLAGS = --browser
+test: prereqs frontend
 	$(PY) -m ruff check server ml_backend tests benchmarks
 	$(PY) frontend/scripts/rle_parity.py var/rle-parity.json
 	cd frontend && npm test --silent

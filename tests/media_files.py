@@ -7,6 +7,7 @@ decoded frame which source picture it is (`picture_index`).
 from __future__ import annotations
 
 import os
+import struct
 from fractions import Fraction
 from pathlib import Path
 
@@ -118,3 +119,81 @@ def make_audio_only(path: Path, *, seconds: float = 1.0, rate: int = 44100) -> P
             out.mux(audio.encode(frame))
         out.mux(audio.encode(None))
     return path
+
+
+# --- rotated videos ----------------------------------------------------------------------------------
+
+MARKER = (255, 0, 0)  # red block in the top-left corner of the coded picture of `make_marked_video`
+_CORNERS = ("top-left", "top-right", "bottom-right", "bottom-left")
+
+
+def make_marked_video(
+    path: Path,
+    *,
+    clockwise: int = 0,
+    via: str = "matrix",
+    width: int = 96,
+    height: int = 64,
+    seconds: float = 2.0,
+    fps: int = 10,
+) -> Path:
+    """A grey video with a red block in the top-left corner of its coded pictures, to be shown turned
+    `clockwise` degrees.
+
+    via="matrix": an MP4 whose track header holds the display matrix a phone writes (as recorded by an
+    iPhone held upright for clockwise=90), patched into the file byte for byte, independently of PyAV's
+    writer; via="tag": a Matroska file whose video stream has a `rotate` tag of `clockwise` degrees.
+    """
+    if via not in ("matrix", "tag"):
+        raise ValueError(f"via must be 'matrix' or 'tag', got {via!r}")
+    picture = np.full((height, width, 3), 96, np.uint8)
+    picture[: height // 4, : width // 4] = MARKER
+    with av.open(str(path), "w", format="mp4" if via == "matrix" else "matroska") as out:
+        video = out.add_stream("libx264", rate=fps)
+        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+        if via == "tag" and clockwise:
+            video.metadata["rotate"] = str(clockwise)
+        for i in range(round(seconds * fps)):
+            frame = av.VideoFrame.from_ndarray(picture, format="rgb24")
+            frame.pts, frame.time_base = i, Fraction(1, fps)
+            out.mux(video.encode(frame))
+        out.mux(video.encode(None))
+    if via == "matrix" and clockwise:
+        _set_track_matrix(path, clockwise=clockwise, width=width, height=height)
+    return path
+
+
+def _set_track_matrix(path: Path, *, clockwise: int, width: int, height: int) -> None:
+    """Write into the MP4's (only) `tkhd` box the matrix turning the picture `clockwise` degrees.
+
+    The matrix [a b u; c d v; x y w] maps a pixel (px, py), y down, to (a·px + c·py + x, b·px + d·py + y);
+    a, b, c, d, x, y are 16.16 fixed point, w is 2.30. A clockwise quarter turn is (px, py) → (height - py, px).
+    """
+    one = 1 << 16
+    a, b, c, d, x, y = {
+        90: (0, one, -one, 0, height * one, 0),
+        180: (-one, 0, 0, -one, width * one, height * one),
+        270: (0, -one, one, 0, 0, width * one),
+    }[clockwise]
+    data = bytearray(path.read_bytes())
+    at = data.find(b"tkhd")
+    assert at > 0 and data.find(b"tkhd", at + 4) < 0 and data[at + 4] == 0, "one version-0 tkhd box expected"
+    matrix = at + 4 + 4 + 20 + 16  # type, version+flags, times/track/duration, reserved/layer/group/volume
+    assert struct.unpack_from(">9i", data, matrix) == (one, 0, 0, 0, one, 0, 0, 0, 1 << 30), "identity expected"
+    struct.pack_into(">9i", data, matrix, a, b, 0, c, d, 0, x, y, 1 << 30)
+    path.write_bytes(bytes(data))
+
+
+def marker_corner(pixels: np.ndarray) -> str:
+    """Which corner of an RGB array `(H, W, 3)` shows `make_marked_video`'s red block."""
+    h, w = pixels.shape[:2]
+    corners = [
+        pixels[: h // 8, : w // 8],
+        pixels[: h // 8, w - w // 8 :],
+        pixels[h - h // 8 :, w - w // 8 :],
+        pixels[h - h // 8 :, : w // 8],
+    ]
+    redness = [float(q[..., 0].mean()) - float(q[..., 1:].mean()) for q in corners]
+    best = int(np.argmax(redness))
+    assert redness[best] > 100 and sorted(redness)[-2] < 20, f"no single red corner: {redness}"
+    return _CORNERS[best]

@@ -14,6 +14,11 @@ clip shorter than one window keeps one frame. A frame's `timestamp` is the prese
 picture actually kept, so `timestamp <= (k + position)/fps` and, for any normal video, it lies in
 window `k`.
 
+Orientation. A video may ask to be shown turned (a phone held upright records landscape pictures plus a
+display matrix, or an older `rotate` tag, saying "turn 90° clockwise"). Frames are stored as displayed:
+every decoded picture is turned by the clip's `rotation`, and the sizes reported are the turned ones, so
+masks are drawn on the upright picture.
+
 Errors a person can act on (empty file, not a video, no video stream, undecodable, truncated or
 corrupt data, no audio stream) raise `MediaError` with a readable message that does not name the
 path (callers know the name the user gave the file).
@@ -32,6 +37,7 @@ from typing import BinaryIO
 import av
 import av.container
 import numpy as np
+from av.sidedata.sidedata import Type as SideDataType
 from av.video.reformatter import VideoReformatter
 from PIL import Image
 
@@ -47,6 +53,12 @@ Source = str | os.PathLike[str] | BinaryIO
 _SKIP_NONREF_CODECS = frozenset({"h264", "hevc", "mpeg1video", "mpeg2video", "vp8", "vp9"})
 _PACKET_LOOKAHEAD = 16  # packets: more than any decoder's reordering depth
 _WAV_BLOCK = 1 << 18  # samples written to a WAV file at once
+# PIL's transpositions turn counter-clockwise: a clockwise rotation of r degrees is PIL's ROTATE_(360 - r).
+_TURN_CLOCKWISE = {
+    90: Image.Transpose.ROTATE_270,
+    180: Image.Transpose.ROTATE_180,
+    270: Image.Transpose.ROTATE_90,
+}
 
 
 class MediaError(ValueError):
@@ -58,11 +70,14 @@ class VideoInfo:
     """What a media file holds, from its headers (plus one decoded picture when `probe` checks decoding).
 
     duration: seconds of video (the video stream's declared duration, else the container's).
-    width, height: pixels of the coded picture (before any downscale), as decoded.
+    width, height: pixels of the picture as displayed (before any downscale): the decoded picture's, swapped
+        when `rotation` is 90 or 270.
     source_fps: the video stream's average frame rate in frames per second (None if unknown).
     audio_sample_rate: Hz of the first audio stream (None without audio); audio_channels likewise.
     video_codec, audio_codec: FFmpeg codec names, e.g. "h264", "aac".
     container: FFmpeg's name of the container format, e.g. "mov,mp4,m4a,3gp,3g2,mj2".
+    rotation: degrees (0, 90, 180 or 270) by which decoded pictures are turned clockwise to be shown upright:
+        the video stream's display matrix (rounded to a quarter turn), else its `rotate` tag, else 0.
     """
 
     duration: float
@@ -75,12 +90,14 @@ class VideoInfo:
     audio_channels: int | None
     audio_codec: str | None
     container: str
+    rotation: int = 0
 
 
 @dataclass(frozen=True)
 class DecodedFrame:
     """One kept frame. index: 0-based window index; timestamp: seconds (clip time) of the picture shown;
-    image: RGB, `(width, height)` at most `max_side` on its longer side."""
+    image: RGB, as displayed (turned by the video's rotation), `(width, height)` at most `max_side` on its
+    longer side."""
 
     index: int
     timestamp: float
@@ -108,6 +125,10 @@ def scaled_size(*, width: int, height: int, max_side: int | None) -> tuple[int, 
 def probe(source: Source, *, check_decode: bool = True) -> VideoInfo:
     """Read a media file's headers; with `check_decode`, also decode its first picture.
 
+    The first picture is decoded in any case, to read the display matrix decoders attach to it (the
+    rotation); without `check_decode` a failure to decode it is not an error (the rotation then comes from
+    the `rotate` tag, and the sizes from the headers).
+
     Raises `MediaError` for an empty file, a file that is not a media container PyAV can read (which is
     also what a video whose index was cut off looks like), a file without a video stream, and (with
     `check_decode`) a video stream of which not even the first picture decodes.
@@ -117,9 +138,19 @@ def probe(source: Source, *, check_decode: bool = True) -> VideoInfo:
         duration, _ = _video_duration(container, stream)
         audio = container.streams.audio[0] if container.streams.audio else None
         width, height = stream.codec_context.width, stream.codec_context.height
+        first: av.VideoFrame | None = None
         if check_decode:
             first = _first_picture(container, stream)
+        else:
+            try:
+                first = _first_picture(container, stream)
+            except MediaError:
+                first = None  # decoding the frames will say what is wrong
+        if first is not None:
             width, height = first.width, first.height
+        rotation = _display_rotation(stream, first)
+        if rotation in (90, 270):
+            width, height = height, width
         if duration is None:
             duration = _scan_video_end(source)
         return VideoInfo(
@@ -133,6 +164,7 @@ def probe(source: Source, *, check_decode: bool = True) -> VideoInfo:
             audio_channels=audio.codec_context.channels if audio is not None else None,
             audio_codec=audio.codec_context.name if audio is not None else None,
             container=container.format.name,
+            rotation=rotation,
         )
 
 
@@ -204,6 +236,28 @@ def _first_picture(container: av.container.InputContainer, stream: av.VideoStrea
     )
 
 
+def _display_rotation(stream: av.VideoStream, picture: av.VideoFrame | None) -> int:
+    """Degrees (0, 90, 180, 270) by which `stream`'s pictures are turned clockwise to be shown upright.
+
+    The display matrix decoders attach to a decoded `picture` wins (FFmpeg's `rotation` is counter-clockwise
+    degrees, hence the sign); without one, the stream's `rotate` tag (clockwise degrees, what older muxers and
+    some containers keep); else 0. Angles that are not a multiple of 90° go to the nearest quarter turn;
+    mirroring in a display matrix is not applied.
+    """
+    degrees = 0.0
+    if picture is not None and SideDataType.DISPLAYMATRIX in picture.side_data:
+        degrees = -float(picture.rotation)
+    else:
+        tag = next((value for key, value in stream.metadata.items() if key.lower() == "rotate"), None)
+        try:
+            degrees = float(tag) if tag is not None else 0.0
+        except ValueError:
+            degrees = 0.0  # an unreadable tag: shown as stored
+        if not math.isfinite(degrees):
+            degrees = 0.0
+    return round(degrees / 90) % 4 * 90
+
+
 def _scan_video_end(source: Source) -> float:
     """Seconds at which the video stream's last packet ends, read without decoding (no declared duration)."""
     with _open(source) as container:
@@ -241,8 +295,9 @@ def iter_frames(
 
     Frame `k` (0 ≤ k < n, `n = max(1, floor(duration * fps + 1e-6))`) covers `[k/fps, (k+1)/fps)` s and
     is the last picture whose presentation time is ≤ `(k + position)/fps` s; `timestamp` is that picture's
-    presentation time in seconds of clip time (0 = start of the video stream). Images are RGB, downscaled
-    (aspect kept, area filter) so that the longer side is ≤ `max_side` pixels when it is given. A picture
+    presentation time in seconds of clip time (0 = start of the video stream). Images are RGB, turned upright
+    by the video's rotation (`probe`'s `rotation`, read from the first picture decoded), downscaled (aspect
+    kept, area filter) so that the longer side is ≤ `max_side` pixels when it is given. A picture
     kept by several windows (fps above the source's) comes as the same `Image` object: do not modify it.
 
     Decoding is multi-threaded; only the pictures kept are converted to RGB, and for codecs where it is
@@ -279,6 +334,7 @@ def iter_frames(
         prev: av.VideoFrame | None = None
         prev_time = -interval
         kept: tuple[av.VideoFrame | None, Image.Image | None] = (None, None)  # last picture converted
+        turn: int | None = None  # clockwise degrees, from the first picture decoded: the same for every frame
         reformatter = VideoReformatter()  # keeps its scaler between pictures
         data_end = 0.0  # seconds: end of the last video packet the file delivered
 
@@ -287,7 +343,10 @@ def iter_frames(
             if kept[0] is not frame:
                 width, height = scaled_size(width=frame.width, height=frame.height, max_side=max_side)
                 rgb = reformatter.reformat(frame, format="rgb24", width=width, height=height, interpolation="AREA")
-                kept = (frame, rgb.to_image())
+                image = rgb.to_image()
+                if turn:
+                    image = image.transpose(_TURN_CLOCKWISE[turn])
+                kept = (frame, image)
             assert kept[1] is not None
             return DecodedFrame(index=window, timestamp=time, image=kept[1])
 
@@ -299,6 +358,8 @@ def iter_frames(
                 if may_skip:
                     codec.skip_frame = "DEFAULT" if needed else "NONREF"
                 for frame in codec.decode(packet):
+                    if turn is None:
+                        turn = _display_rotation(stream, frame)
                     if frame.interlaced_frame:
                         may_skip = False  # field pictures may come one per packet: decode all of them
                         codec.skip_frame = "DEFAULT"

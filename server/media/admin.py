@@ -19,7 +19,7 @@ class LabelAdmin(admin.ModelAdmin):
 
 @admin.register(Clip)
 class ClipAdmin(admin.ModelAdmin):
-    list_display = ["id", "project", "name", "status", "duration", "fps", "width", "height", "has_audio"]
+    list_display = ["id", "project", "name", "status", "duration", "fps", "width", "height", "rotation", "has_audio"]
     list_filter = ["status", "has_audio"]
     search_fields = ["name", "checksum"]
     raw_id_fields = ["project", "created_by"]

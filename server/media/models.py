@@ -84,8 +84,18 @@ class Clip(TimeStampedModel):
     duration = models.FloatField(null=True, blank=True, help_text="Seconds.")
     source_fps = models.FloatField(null=True, blank=True, help_text="Frame rate of the source video.")
     fps = models.FloatField(null=True, blank=True, help_text="Rate frames were kept at (the project's, at ingest).")
-    width = models.PositiveIntegerField(null=True, blank=True, help_text="Source video width in pixels.")
-    height = models.PositiveIntegerField(null=True, blank=True, help_text="Source video height in pixels.")
+    width = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Source video width in pixels, as displayed (after its rotation)."
+    )
+    height = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Source video height in pixels, as displayed (after its rotation)."
+    )
+    rotation = models.PositiveSmallIntegerField(
+        default=0,
+        choices=[(0, "0°"), (90, "90°"), (180, "180°"), (270, "270°")],
+        help_text="Degrees the source's pictures were turned clockwise to be shown upright (its display matrix or "
+        "rotate tag, read at ingest): frames, their sizes and masks follow the upright picture.",
+    )
     has_audio = models.BooleanField(default=False)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.UPLOADED, db_index=True)
     error = models.TextField(blank=True, default="", help_text="Why processing failed, for people.")

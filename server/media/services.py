@@ -238,7 +238,8 @@ def clip_ingest(
     """Decode a clip's source into frames (JPEG, at the project's fps and max side) and a mono WAV track.
 
     The job goes running → succeeded (progress: frames 0–90 %, audio 90–100 %) and the clip
-    uploaded → processing → ready, with duration, source_fps, fps, width, height and has_audio filled. A
+    uploaded → processing → ready, with duration, source_fps, fps, width, height (as displayed), rotation and
+    has_audio filled. Frames are stored upright: turned by the video's rotation (display matrix or tag). A
     video without audio is accepted (`has_audio` False; the job message says so).
 
     On any failure (unreadable, truncated or corrupt media, limits, unexpected errors) every frame and
@@ -415,6 +416,7 @@ def _decode_into_clip(
         clip.fps = project.fps
         clip.width = info.width
         clip.height = info.height
+        clip.rotation = info.rotation
         clip.has_audio = audio is not None
         clip.status = Clip.Status.READY
         clip.error = ""
@@ -426,6 +428,7 @@ def _decode_into_clip(
                 "fps",
                 "width",
                 "height",
+                "rotation",
                 "has_audio",
                 "status",
                 "error",

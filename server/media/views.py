@@ -69,6 +69,7 @@ class ClipOutputSerializer(serializers.ModelSerializer):
             "fps",
             "width",
             "height",
+            "rotation",
             "has_audio",
             "num_frames",
             "split",

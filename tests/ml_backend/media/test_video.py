@@ -24,7 +24,9 @@ from tests.media_files import (
     cut_tail,
     keep_head,
     make_audio_only,
+    make_marked_video,
     make_video,
+    marker_corner,
     picture_index,
     remux_faststart,
 )
@@ -95,6 +97,48 @@ def test_frames_are_downscaled_keeping_the_aspect_ratio():
     frames = list(iter_frames(DEMO_720P, fps=1, max_side=320))
     assert {f.image.size for f in frames} == {(320, 180)}
     assert {f.image.size for f in iter_frames(DEMO_SMALL, fps=1, max_side=4096)} == {(320, 240)}
+
+
+# Where the red block of the coded picture's top-left corner is seen once the picture is turned clockwise.
+UPRIGHT_CORNER = {0: "top-left", 90: "top-right", 180: "bottom-right", 270: "bottom-left"}
+
+
+@pytest.mark.parametrize("clockwise", [0, 90, 180, 270])
+def test_a_rotated_video_is_probed_and_decoded_as_displayed(tmp_path, clockwise):
+    path = make_marked_video(tmp_path / f"phone-{clockwise}.mp4", clockwise=clockwise, width=96, height=64)
+    upright = (64, 96) if clockwise in (90, 270) else (96, 64)
+    for check_decode in (True, False):
+        info = probe(path, check_decode=check_decode)
+        assert (info.rotation, (info.width, info.height)) == (clockwise, upright)
+    frames = list(iter_frames(path, fps=2))
+    assert len(frames) == 4 and {f.image.size for f in frames} == {upright}
+    assert {marker_corner(np.asarray(f.image)) for f in frames} == {UPRIGHT_CORNER[clockwise]}
+    small = list(iter_frames(path, fps=1, max_side=48))  # downscaled, then turned: the upright aspect is kept
+    assert {f.image.size for f in small} == {(32, 48) if clockwise in (90, 270) else (48, 32)}
+    assert {marker_corner(np.asarray(f.image)) for f in small} == {UPRIGHT_CORNER[clockwise]}
+
+
+def test_a_portrait_phone_video_stands_upright(tmp_path):
+    """A phone held upright stores landscape pictures plus a display matrix turning them 90° clockwise."""
+    path = make_marked_video(tmp_path / "portrait.mp4", clockwise=90, width=96, height=64)
+    with av.open(str(path)) as container:
+        coded = next(container.decode(video=0))
+        assert (coded.width, coded.height, coded.rotation) == (96, 64, -90)  # FFmpeg: counter-clockwise degrees
+    [first, *_] = iter_frames(path, fps=1)
+    assert first.image.size == (64, 96) and marker_corner(np.asarray(first.image)) == "top-right"
+
+
+@pytest.mark.parametrize("clockwise", [90, 270])
+def test_a_rotate_tag_turns_the_frames_too(tmp_path, clockwise):
+    path = make_marked_video(tmp_path / "tagged.mkv", clockwise=clockwise, via="tag", width=96, height=64)
+    info = probe(path)
+    assert (info.rotation, info.width, info.height) == (clockwise, 64, 96)
+    frames = list(iter_frames(path, fps=1))
+    assert {marker_corner(np.asarray(f.image)) for f in frames} == {UPRIGHT_CORNER[clockwise]}
+
+
+def test_a_video_without_rotation_is_not_turned():
+    assert probe(DEMO_SMALL).rotation == 0
 
 
 def test_audio_is_mono_int16_at_the_rate_asked_and_as_long_as_the_track(tmp_path):

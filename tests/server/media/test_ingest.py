@@ -13,6 +13,7 @@ import shutil
 import wave
 from pathlib import Path
 
+import numpy as np
 import pytest
 from celery.exceptions import SoftTimeLimitExceeded
 from django.core.files import File
@@ -21,13 +22,23 @@ from django.core.files.uploadedfile import SimpleUploadedFile, TemporaryUploaded
 from django.core.management import CommandError, call_command
 from PIL import Image
 
+from server.accounts.models import Role
 from server.core.errors import ApplicationError
 from server.jobs.models import Job
 from server.media import tasks
 from server.media.models import AudioTrack, Clip, Frame
 from server.media.services import clip_create_from_file, clip_delete, clip_ingest
 from tests.factories import ProjectFactory
-from tests.media_files import DEMO_720P, DEMO_SMALL, cut_tail, keep_head, make_video, remux_faststart
+from tests.media_files import (
+    DEMO_720P,
+    DEMO_SMALL,
+    cut_tail,
+    keep_head,
+    make_marked_video,
+    make_video,
+    marker_corner,
+    remux_faststart,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -160,6 +171,33 @@ def test_video_without_audio_is_ready_without_a_track(upload, tmp_path, media_ro
     assert clip.frames.count() == 3 and not AudioTrack.objects.filter(clip=clip).exists()
     assert job.status == Job.Status.SUCCEEDED and NO_AUDIO_NOTE in job.message
     assert not any(name.endswith(".wav") for name in stored_files(media_root))
+
+
+@pytest.mark.parametrize(
+    ("clockwise", "corner"), [(0, "top-left"), (90, "top-right"), (180, "bottom-right"), (270, "bottom-left")]
+)
+def test_a_rotated_video_is_stored_upright(
+    upload, project, media_root, make_member, client_for, tmp_path, clockwise, corner
+):
+    """A phone video's display matrix is applied at ingest: frames, sizes and the clip's record are upright."""
+    project.frame_max_side = 64
+    project.save()
+    path = make_marked_video(tmp_path / f"phone-{clockwise}.mp4", clockwise=clockwise, width=96, height=64)
+    clip, job, _ = upload(path)
+    assert job.status == Job.Status.SUCCEEDED, job.message
+    upright = (64, 96) if clockwise in (90, 270) else (96, 64)
+    stored = (43, 64) if clockwise in (90, 270) else (64, 43)  # longer side at the project's max side
+    assert (clip.rotation, (clip.width, clip.height)) == (clockwise, upright)
+    frames = list(clip.frames.order_by("index"))
+    assert len(frames) == 2 and {(f.width, f.height) for f in frames} == {stored}
+    for frame in frames:
+        with Image.open(media_root / frame.image.name) as image:
+            assert image.size == stored
+            assert marker_corner(np.asarray(image.convert("RGB"))) == corner
+
+    data = client_for(make_member(project, Role.ANNOTATOR)).get(f"/api/clips/{clip.pk}/").json()
+    assert (data["rotation"], data["width"], data["height"]) == (clockwise, *upright)
+    assert {(f["width"], f["height"]) for f in data["frames"]} == {stored}
 
 
 def test_an_open_binary_file_or_an_in_memory_upload_works_too(project, django_capture_on_commit_callbacks):
