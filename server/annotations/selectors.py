@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.files.storage import Storage, default_storage
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Count, IntegerField, OuterRef, Prefetch, QuerySet, Subquery
 
 from server.annotations.models import Annotation, AnnotationRevision, Proposal, Review
 from server.core.errors import ApplicationError, NotFoundError
@@ -88,13 +88,20 @@ PROJECT_ANNOTATION_ORDERINGS = {
 
 
 def annotation_list_for_project(*, project_id: int, filters: dict[str, Any] | None = None) -> QuerySet[Annotation]:
-    """A project's annotations with their clip, frame, author and reviews (a constant number of queries).
+    """A project's annotations with their clip (and its frame count, `clip_num_frames`), frame, author and reviews
+    (a constant number of queries).
 
     `filters` may hold `status`, `clip` (an id) and `ordering`: "updated_at" (default: the least recently
     changed first, the order a review queue is worked in), "-updated_at" or "clip" (clip, then frame).
     """
     filters = filters or {}
-    qs = _annotations().select_related("clip").filter(clip__project_id=project_id)
+    frames = Frame.objects.filter(clip_id=OuterRef("clip_id")).order_by().values("clip_id").annotate(n=Count("pk"))
+    qs = (
+        _annotations()
+        .select_related("clip")
+        .filter(clip__project_id=project_id)
+        .annotate(clip_num_frames=Subquery(frames.values("n"), output_field=IntegerField()))
+    )
     if filters.get("status"):
         qs = qs.filter(status=filters["status"])
     if filters.get("clip") is not None:

@@ -526,9 +526,13 @@ class ProjectAnnotationListApi(APIView):
 
     class OutputSerializer(AnnotationOutputSerializer):
         clip_name = serializers.CharField(source="clip.name")
+        clip_num_frames = serializers.IntegerField(help_text="Frames of the clip (frame_index is 0-based).")
+        clip_fps = serializers.FloatField(
+            source="clip.fps", allow_null=True, help_text="Frame k covers [k/fps, (k+1)/fps) seconds of the clip."
+        )
 
         class Meta(AnnotationOutputSerializer.Meta):
-            fields = [*AnnotationOutputSerializer.Meta.fields, "clip_name"]
+            fields = [*AnnotationOutputSerializer.Meta.fields, "clip_name", "clip_num_frames", "clip_fps"]
             ref_name = "ProjectAnnotation"
 
     @extend_schema(

@@ -36,6 +36,13 @@ urlpatterns = [
         method_route(get=views.LearningSettingsDetailApi, patch=views.LearningSettingsUpdateApi),
         name="project-learning-settings",
     ),
+    path("projects/<int:project_id>/model-configs/", views.ModelConfigListApi.as_view(), name="project-model-configs"),
+    path(
+        "projects/<int:project_id>/model-configs/preview/",
+        views.ModelConfigPreviewApi.as_view(),
+        name="project-model-config-preview",
+    ),
+    path("projects/<int:project_id>/model-config/", views.ModelConfigChooseApi.as_view(), name="project-model-config"),
     path(
         "projects/<int:project_id>/proposer/rollback/",
         views.ProposerRollbackApi.as_view(),

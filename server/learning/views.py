@@ -1,17 +1,22 @@
 """API for model versions (the proposers and students a project has run, with their metrics), the review queue,
-self-training rounds, the project's learning settings and its proposer."""
+self-training rounds, the project's learning settings and its proposer, and the model configurations an administrator
+chooses among (`server.learning.model_configs`)."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
+from django.conf import settings
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from server.accounts.selectors import project_access
+from server.accounts.selectors import ADMIN, project_access
+from server.accounts.views import ProposerSerializer
+from server.core.errors import PermissionDeniedError
 from server.core.pagination import DefaultPagination, get_paginated_response
 from server.core.serializers import UserSummarySerializer, json_nul_free
 from server.learning.acquisition import (
@@ -23,6 +28,14 @@ from server.learning.acquisition import (
     score_reason,
     strategy_settings,
     top_term_value,
+)
+from server.learning.model_configs import (
+    model_config_choose,
+    model_config_default_proposer,
+    model_config_list,
+    model_config_name,
+    model_config_preview,
+    model_root,
 )
 from server.learning.models import LearningSettings, ModelVersion, ProposerChange, TrainingRound
 from server.learning.selectors import (
@@ -697,3 +710,141 @@ class ProposerRollbackApi(APIView):
             to_configured=serializer.validated_data["to_configured"],
         )
         return Response(LearningSettingsOutputSerializer(learning_settings_of(project_id=project_id)).data)
+
+
+# --- model configurations -----------------------------------------------------------------------------------
+
+
+def _administrator_only(*, user: Any, project_id: int, action: str) -> None:
+    """404 for outsiders; 403 for members who are not administrators (superusers): a model configuration names
+    files the servers read."""
+    role = project_access(user=user, project_id=project_id)
+    if role != ADMIN:
+        raise PermissionDeniedError(
+            f"Only administrators can {action}: a model configuration names files on the servers.", {"role": role}
+        )
+
+
+class ModelConfigEntrySerializer(serializers.Serializer):
+    config = serializers.CharField(help_text='Path relative to AVS_MODEL_ROOT, e.g. "openavs/config.json".')
+    path = serializers.CharField(help_text="Absolute path on the servers.")
+    proposer = ProposerSerializer(
+        allow_null=True, help_text="What it would run (decided without loading a model); null when it is invalid."
+    )
+    error = serializers.CharField(allow_null=True, help_text="Why it cannot be used (loader or model policy).")
+    current = serializers.BooleanField(help_text="The project's configuration.")
+
+    class Meta:
+        ref_name = "ModelConfigEntry"
+
+
+class ModelConfigListOutputSerializer(serializers.Serializer):
+    model_root = serializers.CharField(allow_null=True, help_text="AVS_MODEL_ROOT; null when it is not set.")
+    model_config = serializers.CharField(allow_blank=True, help_text="The project's configuration; blank: default.")
+    current = serializers.CharField(
+        allow_null=True,
+        help_text='The listed name of the project\'s configuration; "" for the default, null when '
+        "it is not in the list.",
+    )
+    default_config = serializers.CharField(allow_blank=True, help_text="AVS_MODEL_CONFIG, the server's default.")
+    default_proposer = ProposerSerializer(help_text="What the server's default would run.")
+    configs = ModelConfigEntrySerializer(many=True)
+    truncated = serializers.BooleanField(help_text="The folder holds more than the list shows.")
+
+    class Meta:
+        ref_name = "ModelConfigList"
+
+
+class ModelConfigListApi(APIView):
+    @extend_schema(
+        responses={200: ModelConfigListOutputSerializer, 403: OpenApiResponse(description="Not an administrator.")},
+        summary="The model configurations in the model folder, each with what it would run (administrators).",
+        description='JSON files holding a "models" section in AVS_MODEL_ROOT or one folder down, each read under '
+        "the server's model policy without loading a model: its proposer (kind, name, reason) or its error.",
+    )
+    def get(self, request: Request, project_id: int) -> Response:
+        _administrator_only(user=request.user, project_id=project_id, action="list the model configurations")
+        project = Project.objects.get(pk=project_id)
+        entries, truncated = model_config_list()
+        current = "" if not project.model_config else model_config_name(path=project.model_config)
+        data = {
+            "model_root": model_root(),
+            "model_config": project.model_config,
+            "current": current,
+            "default_config": settings.AVS_MODEL_CONFIG or "",
+            "default_proposer": model_config_default_proposer(),
+            "configs": [{**asdict(entry), "current": entry.config == current} for entry in entries],
+            "truncated": truncated,
+        }
+        return Response(ModelConfigListOutputSerializer(data).data)
+
+
+class ModelConfigPreviewOutputSerializer(serializers.Serializer):
+    config = serializers.CharField(allow_blank=True)
+    model_config = serializers.CharField(allow_blank=True, help_text="The absolute path it would set; blank: default.")
+    proposer = ProposerSerializer(help_text="What pre-annotating the project would run with it.")
+    note = serializers.CharField(allow_null=True, help_text="When the learning settings' proposer runs first.")
+
+    class Meta:
+        ref_name = "ModelConfigPreview"
+
+
+class ModelConfigPreviewApi(APIView):
+    class FilterSerializer(serializers.Serializer):
+        config = serializers.CharField(
+            required=False,
+            allow_blank=True,
+            default="",
+            max_length=1000,
+            help_text="A listed configuration (relative to AVS_MODEL_ROOT); blank: the server's default.",
+        )
+
+        class Meta:
+            ref_name = "ModelConfigPreviewQuery"
+
+    @extend_schema(
+        parameters=[FilterSerializer],
+        responses={
+            200: ModelConfigPreviewOutputSerializer,
+            400: OpenApiResponse(description="Not a usable configuration inside the model folder."),
+            403: OpenApiResponse(description="Not an administrator."),
+        },
+        summary="What pre-annotation would run with this configuration chosen; nothing is saved (administrators).",
+    )
+    def get(self, request: Request, project_id: int) -> Response:
+        _administrator_only(user=request.user, project_id=project_id, action="preview model configurations")
+        query = self.FilterSerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        preview = model_config_preview(
+            project=Project.objects.get(pk=project_id), config=query.validated_data["config"]
+        )
+        return Response(ModelConfigPreviewOutputSerializer(preview).data)
+
+
+class ModelConfigChooseApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        config = serializers.CharField(
+            allow_blank=True,
+            max_length=1000,
+            help_text="A listed configuration (relative to AVS_MODEL_ROOT); blank: the server's default.",
+        )
+
+        class Meta:
+            ref_name = "ModelConfigChooseInput"
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={
+            200: ModelConfigPreviewOutputSerializer,
+            400: OpenApiResponse(description="Not a usable configuration inside the model folder; nothing changed."),
+            403: OpenApiResponse(description="Not an administrator."),
+        },
+        summary="Choose the project's model configuration among those in the model folder (administrators).",
+    )
+    def put(self, request: Request, project_id: int) -> Response:
+        _administrator_only(user=request.user, project_id=project_id, action="choose the model configuration")
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        config = serializer.validated_data["config"]
+        project = model_config_choose(project=Project.objects.get(pk=project_id), config=config)
+        return Response(ModelConfigPreviewOutputSerializer(model_config_preview(project=project, config=config)).data)

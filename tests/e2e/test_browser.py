@@ -214,3 +214,65 @@ def test_a_manager_picks_the_next_batch_from_the_review_queue(node, live_server,
     assert "PASS next_batch" in output
     # No clip embeddings here: the batch goes by score alone, best first (the page showed the same, in order).
     assert f"API: {clips[1].pk}, {clips[2].pk} (top_k)" in output
+
+
+def test_frames_are_numbered_from_one_with_their_time_window(node, live_server, demo):
+    frame = demo.clip.frames.get(index=2)  # the third of the demo clip's five frames
+    assert demo.clip.frames.count() == 5 and demo.clip.fps == 1.0
+    mask = np.zeros((frame.height, frame.width), dtype=bool)
+    mask[: frame.height // 2, : frame.width // 2] = True
+    annotation = annotation_update(
+        frame=frame,
+        user=demo.users["annotator"],
+        role=Role.ANNOTATOR,
+        instances=[{"mask": rle_encode(mask), "label": "dog"}],
+        version=None,
+        status="submitted",
+    )
+    output = run_spec(
+        node,
+        "frame_numbering.mjs",
+        live_server,
+        USERNAME="reviewer",
+        PASSWORD=PASSWORD,
+        PROJECT_ID=demo.project.pk,
+        CLIP_ID=demo.clip.pk,
+        ANNOTATION_ID=annotation.pk,
+    )
+    assert "PASS frame_numbering" in output
+    assert 'annotator at ?frame=2: "Frame 3 of 5' in output
+
+
+def test_an_administrator_chooses_the_model_configuration_and_a_manager_reads_it(
+    node, live_server, demo, settings, tmp_path
+):
+    import json
+
+    from tests.factories import UserFactory
+
+    root = tmp_path / "models"
+    (root / "openavs" / "clap").mkdir(parents=True)  # stand-ins: what runs is decided from the files' presence
+    (root / "openavs" / "gd").mkdir()
+    (root / "openavs" / "sam.pth").write_bytes(b"")
+    models = {"clap": {"path": "clap"}, "grounding": {"path": "gd"}, "sam": {"type": "vit_b", "checkpoint": "sam.pth"}}
+    (root / "openavs" / "config.json").write_text(json.dumps({"models": models}))
+    (root / "broken.json").write_text(json.dumps({"models": {"clap": {"path": "clap"}}}))
+    settings.AVS_MODEL_ROOT = str(root)
+    settings.AVS_MODEL_CONFIG = ""
+    admin = UserFactory(username="root-admin", is_superuser=True, is_staff=True)
+    admin.set_password(PASSWORD)
+    admin.save()
+    output = run_spec(
+        node,
+        "model_config.mjs",
+        live_server,
+        ADMIN="root-admin",
+        MANAGER="manager",
+        PASSWORD=PASSWORD,
+        PROJECT_ID=demo.project.pk,
+        CONFIG="openavs/config.json",
+        BROKEN="broken.json",
+    )
+    assert "PASS model_config" in output
+    demo.project.refresh_from_db()
+    assert demo.project.model_config == str(root.resolve() / "openavs" / "config.json")

@@ -6,6 +6,7 @@
 import { useEffect, useMemo, useRef, useState } from "react";
 import { AnnotationCanvas, type CanvasInstance, type CanvasProposal, type HoverInfo } from "../canvas/AnnotationCanvas";
 import type { ToolName } from "../canvas/tools/types";
+import { frameLabel } from "../model/frameTime";
 import { decodeRle } from "../model/rle";
 import type { Mask } from "../model/mask";
 import { loadImage, preloadImages } from "./images";
@@ -134,7 +135,7 @@ export function CanvasView({ session, snap, canvasRef, onReady, onHover }: Props
         className="ann-canvas"
         data-testid="annotator-canvas"
         data-tool={tool ?? "none"}
-        aria-label={`Frame ${frame?.index ?? ""}: ${tool ?? "view only"}`}
+        aria-label={`${frame ? frameLabel(frame.index, snap.frames.length) : "Frame"}: ${tool ?? "view only"}`}
         tabIndex={0}
       />
       {imageError ? (

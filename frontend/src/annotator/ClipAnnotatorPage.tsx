@@ -10,6 +10,7 @@
 import { useCallback, useEffect, useRef, useState, useSyncExternalStore } from "react";
 import { Link, useParams, useSearchParams } from "react-router-dom";
 import type { AnnotationCanvas, HoverInfo } from "../canvas/AnnotationCanvas";
+import { frameLabel, frameWindowText } from "../model/frameTime";
 import { saveOnUnload } from "./api";
 import { CanvasView } from "./CanvasView";
 import { ConflictDialog } from "./ConflictDialog";
@@ -153,7 +154,8 @@ function Annotator({ session, snap, searchParams, setSearchParams }: AnnotatorPr
           {clip.name}
         </span>
         <span className="muted" data-testid="frame-indicator">
-          Frame {frameIndex} / {snap.frames.length - 1}
+          {frameLabel(frameIndex, snap.frames.length)}
+          {fps > 0 ? <span className="mono"> · {frameWindowText(frameIndex, fps)}</span> : null}
         </span>
         <button type="button" className="btn btn-small" data-testid="prev-frame" disabled={snap.frameIndex === 0} onClick={() => session.previousFrame()} title="Previous frame (A, ←)">
           ◀
@@ -223,7 +225,7 @@ function Annotator({ session, snap, searchParams, setSearchParams }: AnnotatorPr
         onSeekFrame={onSeekFrame}
         controls={waveform}
       />
-      <Filmstrip frames={snap.frames} statuses={snap.statuses} dirty={snap.dirty} current={snap.frameIndex} onSelect={onSeekFrame} />
+      <Filmstrip frames={snap.frames} fps={fps} statuses={snap.statuses} dirty={snap.dirty} current={snap.frameIndex} onSelect={onSeekFrame} />
       {snap.helpOpen ? <HelpOverlay onClose={() => session.toggleHelp(false)} /> : null}
       {snap.conflict ? <ConflictDialog session={session} conflict={snap.conflict} /> : null}
       {snap.notice ? <NoticeToast notice={snap.notice} onDone={(id) => session.clearNotice(id)} /> : null}

@@ -21,7 +21,7 @@ export function ConflictDialog({ session, conflict }: Props) {
   return (
     <div className="ann-modal-backdrop">
       <div className="ann-modal" role="dialog" aria-modal="true" aria-labelledby="conflict-title" data-testid="conflict-dialog">
-        <h2 id="conflict-title">Someone else saved frame {docs?.frameIndex ?? ""} first</h2>
+        <h2 id="conflict-title">Someone else saved {docs?.frameName ?? "this frame"} first</h2>
         <p>{conflict.message}</p>
         <p className="muted">
           Theirs: version {conflict.currentVersion ?? "—"}

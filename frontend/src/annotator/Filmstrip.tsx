@@ -1,17 +1,20 @@
 /** Thumbnails of the clip's frames with their annotation status; a click goes to the frame. */
 import { useEffect, useRef } from "react";
 import { FRAME_STATUS_LABEL, type FrameStatus } from "../model/frameStatus";
+import { frameDescription } from "../model/frameTime";
 import type { ClipFrame } from "./api";
 
 interface Props {
   frames: readonly ClipFrame[];
+  /** The clip's frame rate: frame k covers [k/fps, (k+1)/fps). */
+  fps: number;
   statuses: readonly FrameStatus[];
   dirty: readonly boolean[];
   current: number;
   onSelect: (position: number) => void;
 }
 
-export function Filmstrip({ frames, statuses, dirty, current, onSelect }: Props) {
+export function Filmstrip({ frames, fps, statuses, dirty, current, onSelect }: Props) {
   const strip = useRef<HTMLDivElement>(null);
   useEffect(() => {
     const el = strip.current?.querySelector<HTMLElement>('[aria-current="true"]');
@@ -30,12 +33,12 @@ export function Filmstrip({ frames, statuses, dirty, current, onSelect }: Props)
             data-status={status}
             data-dirty={dirty[k] ? "true" : "false"}
             aria-current={k === current ? "true" : undefined}
-            title={`Frame ${frame.index} (${frame.timestamp.toFixed(2)} s): ${FRAME_STATUS_LABEL[status]}${dirty[k] ? ", unsaved changes" : ""}`}
+            title={`${frameDescription(frame.index, frames.length, fps)}: ${FRAME_STATUS_LABEL[status]}${dirty[k] ? ", unsaved changes" : ""}`}
             onClick={() => onSelect(k)}
           >
             <img src={frame.image_url} alt="" loading="lazy" draggable={false} />
             <span className="ann-thumb-index">
-              {frame.index}
+              {frame.index + 1}
               {dirty[k] ? <span className="ann-thumb-dirty">•</span> : null}
             </span>
             <span className={`ann-thumb-status ann-status-${status}`} aria-hidden="true" />

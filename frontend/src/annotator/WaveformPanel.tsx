@@ -6,7 +6,7 @@
  */
 import { useEffect, useRef, useState } from "react";
 import WaveSurfer from "wavesurfer.js";
-import { frameAtTime, frameWindow } from "../model/frameTime";
+import { frameAtTime, frameDescription, frameWindow, frameWindowText } from "../model/frameTime";
 import { fetchAudio } from "./api";
 
 export interface WaveformControls {
@@ -122,7 +122,7 @@ export function WaveformPanel({ audioUrl, fps, numFrames, frameIndex, onSeekFram
             className="ann-wave-window"
             data-testid="waveform-window"
             style={{ left: `${left}%`, width: `${width}%` }}
-            title={window ? `Frame ${frameIndex}: ${window.start.toFixed(2)}–${window.end.toFixed(2)} s` : undefined}
+            title={window ? frameDescription(frameIndex, numFrames, fps) : undefined}
           />
         ) : null}
         {!duration && !error ? <span className="ann-wave-loading muted">Loading audio…</span> : null}
@@ -132,7 +132,7 @@ export function WaveformPanel({ audioUrl, fps, numFrames, frameIndex, onSeekFram
           </span>
         ) : null}
       </div>
-      <span className="mono ann-wave-time">{window ? `${window.start.toFixed(2)} s` : ""}</span>
+      <span className="mono ann-wave-time">{window ? frameWindowText(frameIndex, fps) : ""}</span>
     </div>
   );
 }

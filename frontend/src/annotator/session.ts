@@ -25,6 +25,7 @@ import {
   type MaskChange,
 } from "../model/frameDoc";
 import { frameStatus, type FrameStatus } from "../model/frameStatus";
+import { frameLabel } from "../model/frameTime";
 import { History } from "../model/history";
 import { decodeRle } from "../model/rle";
 import { SaveController, type FrameSaveStatus, type SaveConflict, type Scheduler } from "../model/save";
@@ -253,6 +254,12 @@ export class AnnotatorSession {
     return this.slots[this.frameIndex] ?? null;
   }
 
+  /** A frame as people are told about it: "Frame 3 of 5" (`capital` false: "frame 3 of 5", mid-sentence). */
+  private frameName(slot: FrameSlot, capital = true): string {
+    const name = frameLabel(slot.frame.index, this.slots.length);
+    return capital ? name : name.charAt(0).toLowerCase() + name.slice(1);
+  }
+
   private docOf(slot: FrameSlot): FrameDoc {
     if (!slot.doc) {
       const { width, height } = slot.frame;
@@ -261,7 +268,7 @@ export class AnnotatorSession {
       } catch (e) {
         slot.doc = emptyDoc(width, height);
         // No `changed()` here: docOf runs while snapshots are built.
-        this.notice = { id: ++this.noticeSeq, kind: "error", text: `The saved masks of frame ${slot.frame.index} could not be read: ${messageOf(e)}` };
+        this.notice = { id: ++this.noticeSeq, kind: "error", text: `The saved masks of ${this.frameName(slot)} could not be read: ${messageOf(e)}` };
       }
     }
     return slot.doc;
@@ -432,7 +439,7 @@ export class AnnotatorSession {
       return;
     }
     if (!this.canEditSlot(target)) {
-      this.say("error", `Frame ${target.frame.index} cannot be edited.`);
+      this.say("error", `${this.frameName(target)} cannot be edited.`);
       return;
     }
     try {
@@ -440,7 +447,7 @@ export class AnnotatorSession {
       target.history.record(this.docOf(target));
       target.doc = doc;
       this.saver.markChanged(target.frame.id);
-      this.say("info", `Copied ${created.length} mask${created.length === 1 ? "" : "s"} to frame ${target.frame.index}.`);
+      this.say("info", `Copied ${created.length} mask${created.length === 1 ? "" : "s"} to ${this.frameName(target, false)}.`);
     } catch (e) {
       this.say("error", messageOf(e));
     }
@@ -559,7 +566,7 @@ export class AnnotatorSession {
         });
         this.takeServerCopy(slot, annotation);
         this.saver.rebase(slot.frame.id, annotation);
-        this.say("info", `Accepted the proposal on frame ${slot.frame.index}.`);
+        this.say("info", `Accepted the proposal on ${this.frameName(slot, false)}.`);
       } catch (e) {
         const outcome = outcomeOf(e);
         if (outcome.kind === "conflict") this.saver.enterConflict(slot.frame.id, outcome);
@@ -646,7 +653,7 @@ export class AnnotatorSession {
     if (!slot || !this.canEditSlot(slot)) return;
     await this.saver.submit(slot.frame.id);
     const status = this.saver.status(slot.frame.id);
-    if (status.kind === "saved") this.say("info", `Frame ${slot.frame.index} submitted for review.`);
+    if (status.kind === "saved") this.say("info", `${this.frameName(slot)} submitted for review.`);
   }
 
   /** Save every dirty frame (frame change, leaving the page). */
@@ -668,7 +675,7 @@ export class AnnotatorSession {
   }
 
   /** The two sides of the current conflict, decoded (for the dialog's comparison). */
-  conflictDocs(): { theirs: FrameDoc; yours: FrameDoc; frameIndex: number } | null {
+  conflictDocs(): { theirs: FrameDoc; yours: FrameDoc; frameIndex: number; frameName: string } | null {
     const conflict = this.saver.conflict();
     const slot = conflict ? this.slotById(conflict.frameId) : undefined;
     if (!conflict || !slot) return null;
@@ -679,7 +686,7 @@ export class AnnotatorSession {
     } catch {
       theirs = emptyDoc(width, height);
     }
-    return { theirs, yours: this.docOf(slot), frameIndex: slot.frame.index };
+    return { theirs, yours: this.docOf(slot), frameIndex: slot.frame.index, frameName: this.frameName(slot, false) };
   }
 
   /** Take their version; ours goes to the stash and stays one undo step away. */
@@ -726,7 +733,7 @@ export class AnnotatorSession {
       await this.deps.postReview(annotation.id, { verdict, comment: comment.trim(), annotation_version: annotation.version ?? 1 });
       slot.annotation = (await this.deps.fetchAnnotation(slot.frame.id)) ?? annotation;
       ok = true;
-      this.say("info", `Frame ${slot.frame.index} ${verdict === "accept" ? "accepted" : "rejected"}.`);
+      this.say("info", `${this.frameName(slot)} ${verdict === "accept" ? "accepted" : "rejected"}.`);
     });
     return ok;
   }

@@ -41,6 +41,9 @@ export type LearningSettings = Schemas["LearningSettings"];
 export type LearningSettingsInput = Schemas["PatchedLearningSettingsInputRequest"];
 export type ProposerChange = Schemas["ProposerChange"];
 export type AcquisitionStrategy = Schemas["AcquisitionStrategy"];
+export type ModelConfigList = Schemas["ModelConfigList"];
+export type ModelConfigEntry = Schemas["ModelConfigEntry"];
+export type ModelConfigPreview = Schemas["ModelConfigPreview"];
 
 /** One page of a list endpoint: `{count, next, previous, results}`. */
 export interface Page<T> {
@@ -312,6 +315,29 @@ export function setAcquisitionStrategy(projectId: number, strategy: unknown): Pr
       params: { path: { project_id: projectId } },
       body: { strategy, rescore: true },
     }),
+  );
+}
+
+// --- model configuration (administrators) ------------------------------------------------------
+
+/** The configurations in the server's model folder, each with what it would run or why it cannot. */
+export function listModelConfigs(projectId: number): Promise<ModelConfigList> {
+  return unwrap(api.GET("/api/projects/{project_id}/model-configs/", { params: { path: { project_id: projectId } } }));
+}
+
+/** What pre-annotating the project would run with `config` chosen ("" = the server's default); saves nothing. */
+export function previewModelConfig(projectId: number, config: string): Promise<ModelConfigPreview> {
+  return unwrap(
+    api.GET("/api/projects/{project_id}/model-configs/preview/", {
+      params: { path: { project_id: projectId }, query: { config } },
+    }),
+  );
+}
+
+/** Make `config` (as listed; "" = the server's default) the project's model configuration. */
+export function chooseModelConfig(projectId: number, config: string): Promise<ModelConfigPreview> {
+  return unwrap(
+    api.PUT("/api/projects/{project_id}/model-config/", { params: { path: { project_id: projectId } }, body: { config } }),
   );
 }
 

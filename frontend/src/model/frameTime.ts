@@ -17,3 +17,26 @@ export function frameAtTime(seconds: number, fps: number, numFrames: number): nu
   const k = Math.floor(seconds * fps + 1e-9);
   return Math.min(numFrames - 1, Math.max(0, k));
 }
+
+/**
+ * How a frame is named to a person, everywhere in the app: 1-based, out of the clip's frame count
+ * ("Frame 3 of 5"). Indexes stay 0-based in the API and in URLs (`/clips/12?frame=2` is "Frame 3").
+ */
+export function frameLabel(index: number, numFrames?: number | null): string {
+  const n = index + 1;
+  return numFrames != null && numFrames > 0 ? `Frame ${n} of ${numFrames}` : `Frame ${n}`;
+}
+
+/** Frame `index`'s window as "2.0–3.0 s", with enough decimals to tell frames apart at `fps`; "" without a rate. */
+export function frameWindowText(index: number, fps: number | null | undefined): string {
+  if (fps == null || !(fps > 0)) return "";
+  const { start, end } = frameWindow(index, fps);
+  const decimals = Math.min(3, Math.max(1, Math.ceil(Math.log10(fps) - 1e-9) + 1));
+  return `${start.toFixed(decimals)}–${end.toFixed(decimals)} s`;
+}
+
+/** "Frame 3 of 5 (2.0–3.0 s)": the label with the window when the rate is known. */
+export function frameDescription(index: number, numFrames?: number | null, fps?: number | null): string {
+  const window = frameWindowText(index, fps);
+  return window ? `${frameLabel(index, numFrames)} (${window})` : frameLabel(index, numFrames);
+}

@@ -22,6 +22,8 @@ function makeAnnotation(overrides: Partial<ProjectAnnotation> = {}): ProjectAnno
     id: 5,
     clip: 11,
     clip_name: "busker.mp4",
+    clip_num_frames: 10,
+    clip_fps: 1,
     frame: 301,
     frame_index: 3,
     instances: [{ label: "dog", mask: { size: [360, 640], counts: "abc" } }],
@@ -61,6 +63,8 @@ describe("reviewer view", () => {
     expect(row.textContent).toContain("busker.mp4");
     expect(row.textContent).toContain("bob");
     expect(row.textContent).toContain("2 min"); // time spent
+    // Index 3 is the fourth frame: people count from 1, the link keeps the API's 0-based index.
+    expect(byTestId("annotation-frame-5")?.textContent).toBe("Frame 4 of 10 · 3.0–4.0 s");
     expect(byTestId("review-open-6")?.getAttribute("href")).toBe("/clips/12?frame=0&review=1");
 
     await click(byTestId("review-open-5"));

@@ -6,9 +6,11 @@ import { Pagination } from "../components/Pagination";
 import { StatusBadge } from "../components/StatusBadge";
 import { getProject, listProjectAnnotations } from "../hooks/studioApi";
 import { useAsync } from "../hooks/useAsync";
+import { frameLabel, frameWindowText } from "../model/frameTime";
 
 const PAGE_SIZE = 50;
 
+/** The annotator in review mode on a frame; `frameIndex` is 0-based, as in the API ("Frame 1" is `frame=0`). */
 export function reviewHref(clipId: number, frameIndex: number): string {
   return `/clips/${clipId}?frame=${frameIndex}&review=1`;
 }
@@ -57,7 +59,7 @@ export function ReviewPage() {
             <thead>
               <tr>
                 <th>Clip</th>
-                <th className="num">Frame</th>
+                <th>Frame</th>
                 <th>Author</th>
                 <th className="num">Instances</th>
                 <th className="num">Work</th>
@@ -74,7 +76,12 @@ export function ReviewPage() {
                       {annotation.clip_name || `Clip #${annotation.clip}`}
                     </Link>
                   </td>
-                  <td className="num">{annotation.frame_index}</td>
+                  <td className="nowrap" data-testid={`annotation-frame-${annotation.id}`}>
+                    {frameLabel(annotation.frame_index, annotation.clip_num_frames)}
+                    {annotation.clip_fps ? (
+                      <span className="muted"> · {frameWindowText(annotation.frame_index, annotation.clip_fps)}</span>
+                    ) : null}
+                  </td>
                   <td>{annotation.author?.username ?? "—"}</td>
                   <td className="num">{annotation.instances.length}</td>
                   <td className="num">{formatWorkTime(annotation.time_spent)}</td>

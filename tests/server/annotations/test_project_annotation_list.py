@@ -55,6 +55,9 @@ def test_submitted_annotations_of_every_clip_with_clip_frame_author_and_latest_r
     )
     assert row["latest_review"]["comment"] == "the wing is missing"
     assert rows[second.pk]["latest_review"] is None
+    # What a person's "Frame 2 of 2 (1.0–2.0 s)" needs: the clip's frame count and rate.
+    assert (rows[second.pk]["clip_num_frames"], rows[second.pk]["clip_fps"]) == (2, cars.fps)
+    assert row["clip_num_frames"] == 1
 
 
 def test_orderings_and_the_clip_filter(client, project):

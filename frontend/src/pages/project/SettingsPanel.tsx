@@ -6,13 +6,17 @@ import { type ApiError, toApiError } from "../../hooks/apiErrors";
 import { deleteProject, type ProjectDetail, updateProject } from "../../hooks/studioApi";
 import { useLearningSettings } from "../../hooks/useLearningSettings";
 import { LearningSettingsSection } from "./learning/LearningSettingsSection";
+import { ModelConfigSection } from "./ModelConfigSection";
 
 interface Props {
   project: ProjectDetail;
   onSaved: (project: ProjectDetail) => void;
 }
 
-/** Project settings (managers): ingest rates (for clips ingested afterwards), learning settings, deletion. */
+/**
+ * Project settings (managers): ingest rates (for clips ingested afterwards), the pre-annotation model (chosen by
+ * administrators, read-only for managers), learning settings, deletion.
+ */
 export function SettingsPanel({ project, onSaved }: Props) {
   const navigate = useNavigate();
   const [name, setName] = useState(project.name);
@@ -120,6 +124,7 @@ export function SettingsPanel({ project, onSaved }: Props) {
           </div>
         </div>
       </form>
+      <ModelConfigSection project={project} onSaved={onSaved} />
       <LearningSettingsSection projectId={project.id} learning={learning} editable />
       <section className="panel panel-danger" aria-label="Delete project">
         <h2 className="panel-title">Delete project</h2>
