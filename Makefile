@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 NPM_STAMP := frontend/node_modules/.installed
 
-.PHONY: run test install frontend lint bench-ingest bench-sam bench-tti bench-training clean prereqs
+.PHONY: run test install frontend lint bench-ingest bench-sam bench-tti bench-training clean prereqs screenshots
 
 # Checked before anything is built: one line per missing tool, with its install command.
 prereqs:
@@ -33,12 +33,16 @@ run: prereqs frontend
 	$(PY) -m server.run
 
 # The browser tests drive Chromium.
-test bench-tti: PREREQ_FLAGS = --browser
+test bench-tti screenshots: PREREQ_FLAGS = --browser
 test: prereqs frontend
-	$(PY) -m ruff check server ml_backend tests benchmarks
+	$(PY) -m ruff check server ml_backend tests benchmarks scripts
 	$(PY) frontend/scripts/rle_parity.py var/rle-parity.json
 	cd frontend && npm test --silent
 	$(PY) -m pytest
+
+# The README's screenshots (docs/screenshots/), from the demo seeded into a throwaway var/screenshots/.
+screenshots: prereqs frontend
+	$(PY) scripts/screenshots.py --out docs/screenshots
 
 bench-ingest: $(STAMP)
 	$(PY) benchmarks/ingest.py
@@ -53,4 +57,4 @@ bench-training: $(STAMP)
 	$(PY) benchmarks/training.py
 
 clean:
-	rm -rf var/e2e var/bench frontend/dist
+	rm -rf var/e2e var/bench var/screenshots frontend/dist

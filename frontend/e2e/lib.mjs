@@ -40,9 +40,9 @@ export function launchBrowser() {
 
 /**
  * Run `body({ browser, newPage, baseUrl, log })` with a time bound; exit 0 on success, 1 on failure.
- * `newPage()` opens a page in a fresh context (its own cookies: one per signed-in user).
+ * `newPage()` opens a page in a fresh context (its own cookies: one per signed-in user) of `viewport`.
  */
-export async function runSpec(name, body) {
+export async function runSpec(name, body, { viewport = { width: 1400, height: 900 } } = {}) {
   const baseUrl = env("BASE_URL").replace(/\/$/, "");
   const timeoutMs = Number(process.env.E2E_TIMEOUT_MS || 120000);
   const screenshots = process.env.SCREENSHOT_DIR || "var/e2e";
@@ -58,7 +58,7 @@ export async function runSpec(name, body) {
   try {
     browser = await launchBrowser();
     const newPage = async () => {
-      const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+      const context = await browser.newContext({ viewport });
       const page = await context.newPage();
       page.setDefaultTimeout(20000);
       const tag = `page${pages.length + 1}`;

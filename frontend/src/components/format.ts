@@ -65,7 +65,7 @@ export function formatWorkTime(seconds: number | null | undefined): string {
   return `${Math.floor(minutes / 60)} h ${String(minutes % 60).padStart(2, "0")} min`;
 }
 
-/** A metric value: integers as is, other numbers to 4 significant digits. */
+/** A metric value: integers as is, other numbers to 4 significant digits, a series of numbers by its length and ends. */
 export function formatMetric(value: unknown): string {
   if (typeof value === "number") {
     if (!Number.isFinite(value)) return String(value);
@@ -73,6 +73,10 @@ export function formatMetric(value: unknown): string {
   }
   if (typeof value === "boolean") return value ? "yes" : "no";
   if (value === null || value === undefined) return "—";
+  // A series (a training loss curve): its length and its ends, so one cell stays narrow.
+  if (Array.isArray(value) && value.length > 2 && value.every((v) => typeof v === "number")) {
+    return `${value.length} values: ${formatMetric(value[0])} → ${formatMetric(value[value.length - 1])}`;
+  }
   return typeof value === "string" ? value : JSON.stringify(value);
 }
 
