@@ -27,6 +27,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
+from ml_backend.serving import model_info
 from server.accounts.models import Membership, Role
 from server.accounts.services import label_create, project_create
 from server.annotations.models import Proposal
@@ -170,13 +171,15 @@ def demo_proposal_ensure(*, clip: Clip, path: Path, proposer: Proposer | None = 
             )
             model = result["model"]
             kind = model["kind"] if model["kind"] in ModelVersion.Kind.values else ModelVersion.Kind.BASELINE
+            # The version pre-annotation would file this proposer under (same configuration, same version): a
+            # later "Pre-annotate" with the default proposer skips the demo clip instead of adding a twin version.
+            baseline = model_info(None)
+            if model["config_hash"] == baseline["config_hash"]:
+                config = baseline["config"]
+            else:
+                config = {"proposer": model["name"], "config_hash": model["config_hash"]}
             with transaction.atomic():
-                version, _ = model_version_get_or_create(
-                    project=project,
-                    kind=kind,
-                    name=model["name"],
-                    config={"proposer": model["name"], "config_hash": model["config_hash"]},
-                )
+                version, _ = model_version_get_or_create(project=project, kind=kind, name=model["name"], config=config)
                 if model.get("reason") and not version.note:
                     version.note = model["reason"]
                     version.save(update_fields=["note", "updated_at"])

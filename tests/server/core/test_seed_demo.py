@@ -10,6 +10,7 @@ from django.test import Client
 
 from server.accounts.models import Membership
 from server.annotations.models import Proposal
+from server.annotations.preannotation import preannotate_request, preannotate_run
 from server.core.demo import FIXTURE_PROPOSER, demo_seed
 from server.core.masks import rle_decode
 from server.learning.models import ModelVersion
@@ -61,6 +62,14 @@ def test_seed_demo_creates_a_project_to_sign_in_to_and_annotate(monkeypatch):
     assert Project.objects.count() == Clip.objects.count() == Proposal.objects.count() == 1
     assert Membership.objects.filter(project=project).count() == 3
     assert signs_in("annotator", "demo-pass-1")
+
+    # Pre-annotating with the default proposer (the baseline, no models configured) finds the demo's proposal
+    # under the same model version: the clip is skipped, no second baseline version appears.
+    job = preannotate_request(project=project, enqueue=False)
+    job = preannotate_run(job_id=job.pk)
+    assert job.result["counts"]["skipped"] == 1 and job.result["counts"]["done"] == 0, job.result
+    assert list(ModelVersion.objects.filter(project=project)) == [proposal.model_version]
+    assert Proposal.objects.count() == 1
 
 
 def test_new_users_without_a_password_get_a_generated_one_shown_once(tmp_path):
