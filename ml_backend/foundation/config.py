@@ -209,10 +209,11 @@ def config_from_dict(
 
 
 def _students(data: Any) -> dict[str, Any]:
-    """The `students` section, validated by the student registry (imported only when the section is there)."""
+    """The `students` section, validated by `ml_backend.students.configs` (no torch; imported only when the section
+    is there)."""
     if data is None:
         return {}
-    from ml_backend.students.registry import students_from_dict
+    from ml_backend.students.configs import students_from_dict
 
     return students_from_dict(data)
 

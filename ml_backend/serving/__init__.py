@@ -9,6 +9,8 @@
     decode_png(data) -> h×w uint8; read_evidence(data) -> EvidenceArrays
         (`ml_backend.serving.records`: what a proposal keeps besides masks; no torch)
     train_student(frames=[TrainingFrame], student_config, progress=, checkpoint_dir=, output_dir=) -> dict;
+    check_student_settings(kind, settings, *, prefix="student_config") -> dict (full settings; `ConfigError`
+        naming a bad one; no torch);
     propose_stored_clip_student(student_path=, frames=, audio=, fps=, ...) -> dict
         (`ml_backend.serving.training`: self-training rounds and students as proposers)
     score_clip(evidence, strategy="combined") -> dict; select_batch(scores, k, *, embeddings=None, ...) -> dict
@@ -58,6 +60,7 @@ _EXPORTS = {
     "TrainingFrame": "ml_backend.serving.training",
     "train_student": "ml_backend.serving.training",
     "student_config_check": "ml_backend.serving.training",
+    "check_student_settings": "ml_backend.serving.training",
     "load_student_proposer": "ml_backend.serving.training",
     "propose_stored_clip_student": "ml_backend.serving.training",
     "score_clip": "ml_backend.serving.acquisition",
@@ -85,6 +88,7 @@ __all__ = [
     "TrainingFrame",
     "train_student",
     "student_config_check",
+    "check_student_settings",
     "load_student_proposer",
     "propose_stored_clip_student",
     "ClipEvidence",
@@ -143,6 +147,7 @@ if TYPE_CHECKING:  # pragma: no cover
     )
     from ml_backend.serving.training import (
         TrainingFrame,
+        check_student_settings,
         load_student_proposer,
         propose_stored_clip_student,
         student_config_check,

@@ -140,10 +140,26 @@ def _probability_map(opener: Opener, *, size: tuple[int, int], where: str) -> np
 
 def student_config_check(student_config: Mapping[str, Any]) -> dict[str, Any]:
     """The student's full training settings (defaults filled in) as a plain dict; raises `ConfigError` naming the
-    setting when `student_config` is not valid (e.g. "students.compact.epochs must be a positive integer")."""
-    from ml_backend.students.registry import student_config_from_dict
+    setting when `student_config` is not valid (e.g. "students.compact.epochs must be a positive integer").
+    Imports no torch."""
+    from ml_backend.students.configs import student_config_from_dict
 
     config = student_config_from_dict(dict(student_config))
+    return _config_dict(config)
+
+
+def check_student_settings(kind: str, settings: Mapping[str, Any], *, prefix: str = "student_config") -> dict[str, Any]:
+    """The full training settings (defaults filled in, as a plain dict) of a `kind` student ("compact" |
+    "av2t_sam") with `settings` over its defaults, as a training round would build them. Raises `ConfigError`
+    naming the first bad setting as `<prefix>.<setting>` ("student_config.epochs must be a positive integer, got
+    0"; an unknown one: "student_config.epoch is not a setting of the compact student (known: ...)"). Imports no
+    torch: the web process checks settings with it when they are saved."""
+    from ml_backend.foundation.config import ConfigError
+    from ml_backend.students.configs import student_config_from_dict
+
+    if not isinstance(settings, Mapping):
+        raise ConfigError(f"{prefix} must be a JSON object, got {type(settings).__name__}")
+    config = student_config_from_dict({**settings, "kind": kind}, prefix=prefix)
     return _config_dict(config)
 
 

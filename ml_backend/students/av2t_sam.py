@@ -48,7 +48,6 @@ from torch.nn import functional as F
 
 from ml_backend.foundation.audio_tagging import ClapTagger
 from ml_backend.foundation.clip_labels import ClipLabeller
-from ml_backend.foundation.config import ConfigError
 from ml_backend.foundation.sam import SamSegmenter
 from ml_backend.media.clip import ClipInputError
 from ml_backend.media.source import ClipSource, chunks
@@ -61,53 +60,11 @@ from ml_backend.students.base import (
     TrainItem,
     TrainReport,
 )
+from ml_backend.students.configs import Av2tSamConfig  # the settings, defined without torch
 from ml_backend.types import ClipMedia, ClipProposal, FrameInstances, Instance
 
 KIND = "av2t_sam"
 DEFAULT_LABEL = "sounding object"  # when no training target had a label
-
-
-@dataclass
-class Av2tSamConfig(StudentConfig):
-    """AV2T-SAM training settings (the `students.av2t_sam` entry of the model config JSON).
-
-    Shared settings (epochs, batch_size, learning_rate, weight_decay, input_size, pseudo_low/high, human_weight,
-    threshold, seed, device) are `StudentConfig`'s; `input_size` is the side of the square at which the loss is
-    computed. `device` "auto" puts the student where SAM is.
-    """
-
-    kind: str = KIND
-    epochs: int = 40  # the paper's schedule; a few hundred cached frames train in minutes on a GPU
-    batch_size: int = 8
-    learning_rate: float = 2e-4  # AdamW, cosine decay (the paper's)
-    width: int = 256  # common width of the projected CLIP and CLAP embeddings (f_CLIP ⊙ f_CLAP)
-    prompt_tokens: int = 4  # sparse prompt tokens the MLP makes from the feature
-    mlp_hidden: int = 512  # hidden width of that MLP (one hidden layer, GELU)
-    dense_adapter: bool = True  # also add a linear map of the feature to SAM's dense prompt embedding
-    train_decoder: bool = True  # fine-tune (a copy of) SAM's mask decoder; false: only projections, MLP, adapter
-    cache_dtype: str = "float16"  # SAM image embeddings are cached per item in this dtype ("float16" | "float32")
-    feature_batch: int = 16  # frames whose frozen features are computed at once (memory bound of fit and predict)
-    augment: bool = False  # horizontal flips: each flipped frame's frozen features are computed and cached too
-
-    def problems(self) -> list[tuple[str, str]]:
-        """[(setting, message)] of this student's own settings that are out of range (the registry raises the
-        first as `ConfigError` "students.av2t_sam.<setting> <message>")."""
-        found = []
-        for name in ("width", "prompt_tokens", "mlp_hidden", "feature_batch", "epochs", "batch_size", "input_size"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                found.append((name, f"must be a positive integer, got {value!r}"))
-        for name in ("dense_adapter", "train_decoder", "augment"):
-            if not isinstance(getattr(self, name), bool):
-                found.append((name, f"must be true or false, got {getattr(self, name)!r}"))
-        if self.cache_dtype not in ("float16", "float32"):
-            found.append(("cache_dtype", f"must be 'float16' or 'float32', got {self.cache_dtype!r}"))
-        return found
-
-    def validate(self, prefix: str = f"students.{KIND}") -> None:
-        """Raise `ConfigError` naming the first bad setting of `problems()`."""
-        for setting, message in self.problems():
-            raise ConfigError(f"{prefix}.{setting} {message}")
 
 
 # --- frozen features ---------------------------------------------------------------------------------------

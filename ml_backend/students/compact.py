@@ -25,7 +25,6 @@ import math
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +42,7 @@ from ml_backend.students.base import (
     TrainItem,
     TrainReport,
 )
+from ml_backend.students.configs import CompactConfig  # the settings, defined without torch
 from ml_backend.students.training import (
     TrainBatch,
     frames_to_tensor,
@@ -57,45 +57,6 @@ METHOD = "student-compact"
 DEFAULT_LABEL = "sounding object"
 IMAGE_MEAN = (0.485, 0.456, 0.406)
 IMAGE_STD = (0.229, 0.224, 0.225)
-
-
-@dataclass
-class CompactConfig(StudentConfig):
-    """The compact student's settings (a `students` entry with `"kind": "compact"`); see the module doc."""
-
-    kind: str = KIND
-    width: int = 16  # channels of the first visual stage (doubled at each stage)
-    depth: int = 4  # visual stages (each halves the resolution); input_size must be divisible by 2**depth
-    film_scales: int = 3  # FiLM at this many of the deepest stages (1..depth)
-    sample_rate: int = 16000  # audio windows are resampled to this rate (Hz)
-    audio_seconds: float = 1.0  # audio window length fed to the audio CNN (cut or zero-padded)
-    n_mels: int = 64
-    n_fft: int = 512
-    hop_length: int = 160
-    audio_width: int = 16  # channels of the first audio conv (doubled twice)
-    audio_dim: int = 64  # the audio vector's size
-    visual: str = "cnn"  # "cnn" | "sam": add frozen SAM image embeddings (needs models.sam)
-    audio: str = "logmel"  # "logmel" | "clap": frozen CLAP audio embeddings instead of the log-mel CNN
-    predict_batch: int = 16  # frames per forward pass in predict
-
-    def problems(self) -> list[tuple[str, str]]:
-        """(setting, what is wrong) pairs; empty when the settings work together (`registry` validation)."""
-        found: list[tuple[str, str]] = []
-        if self.visual not in ("cnn", "sam"):
-            found.append(("visual", f"must be 'cnn' or 'sam', got {self.visual!r}"))
-        if self.audio not in ("logmel", "clap"):
-            found.append(("audio", f"must be 'logmel' or 'clap', got {self.audio!r}"))
-        if self.depth > 6:
-            found.append(("depth", f"must be at most 6, got {self.depth}"))
-        if self.film_scales > self.depth:
-            found.append(("film_scales", f"must be at most depth ({self.depth}), got {self.film_scales}"))
-        if self.input_size % 2**self.depth:
-            found.append(("input_size", f"must be divisible by 2**depth ({2**self.depth}), got {self.input_size}"))
-        if self.n_mels > self.n_fft // 2 + 1:
-            found.append(("n_mels", f"must be at most n_fft / 2 + 1 ({self.n_fft // 2 + 1}), got {self.n_mels}"))
-        if self.n_fft > self.sample_rate * self.audio_seconds:
-            found.append(("n_fft", f"must not exceed the audio window's samples, got {self.n_fft}"))
-        return found
 
 
 def tiny_config(**overrides: Any) -> CompactConfig:

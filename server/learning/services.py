@@ -126,12 +126,14 @@ def learning_settings_update(*, project: Project, data: dict[str, Any]) -> Learn
     """Change a project's learning settings (the keys of `data` among heldout_fraction, split_seed, student_kind,
     student_config, auto_round_after).
 
+    `student_config` (with `student_kind`) is checked as the ML backend checks a round's settings: ApplicationError
+    naming the setting ("student_config.epochs must be a positive integer, got 0."), nothing saved.
     Raises ApplicationError (400) for a value out of range, ConflictError (409) for a change of the split
     (heldout_fraction, split_seed) once a training round has started: later rounds would be judged on other clips
     than earlier ones, and clips they held out could have been trained on.
     """
     from server.learning.selectors import project_rounds_ran
-    from server.learning.training import _plain_config
+    from server.learning.training import _plain_config, student_settings_check
 
     allowed = {"heldout_fraction", "split_seed", "student_kind", "student_config", "auto_round_after"}
     unknown = sorted(set(data) - allowed)
@@ -164,6 +166,14 @@ def learning_settings_update(*, project: Project, data: dict[str, Any]) -> Learn
         if "student_config" in data:
             data = {**data, "student_config": _plain_config(data["student_config"], field="student_config")}
             _check_thresholds(data["student_config"])
+        if "student_kind" in data or "student_config" in data:
+            # Every setting, merged over the student's defaults as a round builds them, so a round cannot fail on it.
+            student_settings_check(
+                kind=data.get("student_kind", current.student_kind),
+                settings=data.get("student_config", current.student_config),
+                field="student_config" if "student_config" in data else "student_kind",
+                prefix="student_config",
+            )
         for key in changed:
             setattr(current, key, data[key])
         if changed:
@@ -172,8 +182,8 @@ def learning_settings_update(*, project: Project, data: dict[str, Any]) -> Learn
 
 
 def _check_thresholds(config: dict[str, Any]) -> None:
-    """The pseudo-label band and the mask threshold, checked when saved (the web process loads no student code;
-    every other student setting is checked when a round runs, with a message naming it)."""
+    """The pseudo-label band and the mask threshold, with messages that say why (checked before every other setting,
+    `student_settings_check`)."""
     for key in ("pseudo_low", "pseudo_high", "threshold"):
         if key in config:
             value = config[key]

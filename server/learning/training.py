@@ -268,9 +268,11 @@ def training_round_start(
     `enqueue` is False: the caller then runs `training_round_run` itself).
 
     `student_kind` defaults to the project's setting; `config` overrides the student's training settings on top of
-    the project's `student_config` (checked by the ML backend when the round runs: an invalid setting fails the
-    round with a message naming it). Raises ConflictError (409) when a round of the project is queued or running,
-    ApplicationError (400) for an unknown student kind or a config that is not a JSON object of plain values.
+    the project's `student_config`: when given, the merged settings are checked now, as the ML backend checks them
+    (the project's own were checked when saved; one that still fails when the round runs fails the round with a
+    message naming it). Raises ConflictError (409) when a round of the project is queued or running,
+    ApplicationError (400) for an unknown student kind, a config that is not a JSON object of plain values, or a
+    setting the student cannot train with (naming it: "config.epochs must be a positive integer, got 0.").
     """
     kinds = LearningSettings.StudentKind.values
     if student_kind is not None and student_kind not in kinds:
@@ -286,6 +288,8 @@ def training_round_start(
             )
         base = current_proposer_version(project=project)
         round_config = {**_plain_config(learning.student_config, field="student_config"), **overrides}
+        if overrides:
+            student_settings_check(kind=student_kind or learning.student_kind, settings=round_config, field="config")
         try:
             with transaction.atomic():
                 training_round = TrainingRound.objects.create(
@@ -315,6 +319,21 @@ def training_round_start(
         if enqueue:
             transaction.on_commit(partial(_enqueue, round_id=training_round.pk))
     return training_round
+
+
+def student_settings_check(
+    *, kind: str, settings: dict[str, Any], field: str, prefix: str | None = None
+) -> dict[str, Any]:
+    """The full training settings a round of a `kind` student would train with, `settings` over the student's
+    defaults, checked as the ML backend checks them when the round runs (`ml_backend.serving.check_student_settings`,
+    no torch). Raises ApplicationError (400, `{"field": field}`) naming the first bad setting as
+    `<prefix>.<setting>` (`prefix` defaults to `field`)."""
+    from ml_backend.serving import ConfigError, check_student_settings
+
+    try:
+        return check_student_settings(kind, settings, prefix=prefix or field)
+    except ConfigError as exc:
+        raise ApplicationError(f"{exc}.", {"field": field}) from None
 
 
 def _plain_config(config: Any, *, field: str) -> dict[str, Any]:

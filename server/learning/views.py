@@ -504,7 +504,8 @@ class TrainingRoundCreateApi(APIView):
             required=False,
             validators=[json_nul_free],
             help_text="Overrides of the student's training settings (e.g. {\"epochs\": 4}), on top of the project's "
-            "student_config; checked when the round runs (an invalid setting fails it with a message naming it).",
+            "student_config; checked before the round is queued (400 naming the setting, e.g. "
+            "config.epochs must be a positive integer, got 0).",
         )
 
         class Meta:
@@ -514,6 +515,7 @@ class TrainingRoundCreateApi(APIView):
         request=InputSerializer,
         responses={
             202: TrainingRoundOutputSerializer,
+            400: OpenApiResponse(description="An unknown student, or a setting it cannot train with (named)."),
             409: OpenApiResponse(description="A round of the project is queued or running."),
         },
         summary="Start a self-training round on the training queue (managers).",
@@ -638,7 +640,11 @@ class LearningSettingsUpdateApi(APIView):
         split_seed = serializers.IntegerField(required=False, min_value=0, max_value=2**31 - 1)
         student_kind = serializers.ChoiceField(choices=LearningSettings.StudentKind.choices, required=False)
         student_config = serializers.DictField(
-            required=False, validators=[json_nul_free], help_text="Overrides of the student's training settings."
+            required=False,
+            validators=[json_nul_free],
+            help_text="Overrides of the student's training settings (e.g. epochs), checked when saved as a "
+            "round would use them, over the student's defaults (400 naming the setting, e.g. student_config.epochs "
+            "must be a positive integer, got 0; nothing is saved).",
         )
         auto_round_after = serializers.IntegerField(
             required=False,
@@ -654,6 +660,7 @@ class LearningSettingsUpdateApi(APIView):
         request=InputSerializer,
         responses={
             200: LearningSettingsOutputSerializer,
+            400: OpenApiResponse(description="A setting out of range, or a student setting it cannot train with."),
             409: OpenApiResponse(description="The split cannot change once a round has run."),
         },
         summary="Change a project's self-training settings (managers).",

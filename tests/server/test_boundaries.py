@@ -14,6 +14,17 @@ django.setup()
 from django.urls import get_resolver
 get_resolver().url_patterns  # imports every view module
 import server.media.services, server.media.tasks
+# Saving learning settings checks the student's settings as a training round would (no database needed here).
+import server.learning.services
+from server.core.errors import ApplicationError
+from server.learning.training import student_settings_check
+assert student_settings_check(kind="compact", settings={"epochs": 2}, field="student_config")["epochs"] == 2
+try:
+    student_settings_check(kind="av2t_sam", settings={"epochs": 0}, field="student_config")
+except ApplicationError as exc:
+    assert "student_config.epochs must be a positive integer" in exc.message, exc.message
+else:
+    raise AssertionError("epochs 0 was accepted")
 heavy = sorted(m for m in ("torch", "transformers", "segment_anything") if m in sys.modules)
 print(",".join(heavy))
 """

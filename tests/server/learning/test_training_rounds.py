@@ -251,7 +251,11 @@ def test_bad_requests_are_refused_with_the_field_named(project, make_member, cli
 
 
 def test_an_invalid_student_setting_fails_the_round_naming_it(world):
-    training_round = run_round(world, config={"epochs": 0})
+    # Settings saved before they were checked when saved (start-time overrides are checked: 400).
+    learning = LearningSettings.objects.get(project=world.project)
+    learning.student_config = {**learning.student_config, "epochs": 0}
+    learning.save()
+    training_round = run_round(world)
     assert training_round.status == TrainingRound.Status.FAILED
     assert "students.compact.epochs must be a positive integer" in training_round.error
     assert training_round.job.status == Job.Status.FAILED and "students.compact.epochs" in training_round.job.error
