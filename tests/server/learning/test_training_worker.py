@@ -150,7 +150,8 @@ def test_a_worker_runs_a_round_then_preannotates_with_the_student(
 
     training_round = wait_for(lambda: round_finished(round_id), worker=worker, timeout=400, what="the training round")
     assert training_round.status == TrainingRound.Status.SUCCEEDED, training_round.error
-    assert worker.task_ids("succeeded")
+    # The worker logs the task's success after the round's last write: wait for the line, do not race it.
+    wait_for(lambda: worker.task_ids("succeeded"), worker=worker, timeout=30, what="the task's success in the log")
     student = training_round.model_version
     assert student.kind == ModelVersion.Kind.STUDENT and student.metrics["training"]["items"] == 24
     assert len(student.metrics["training"]["curve"]) == 5
