@@ -7,12 +7,8 @@ round's task to a second worker, which resumes from the last epoch's checkpoint 
 from __future__ import annotations
 
 import os
-import re
 import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -24,48 +20,14 @@ from server.config.celery_app import app as celery_app
 from server.jobs.models import Job
 from server.learning.models import LearningSettings, ModelVersion, TrainingRound
 from server.learning.training import current_proposer_version
+from tests.celery_worker import Worker
 from tests.server.learning.rounds_world import accept, give_proposal, masks_of, store_clip, tiny_student
 from tests.utils import require_service
 
-ROOT = Path(__file__).resolve().parents[3]
 WORKER_SETTINGS = "tests.server.learning.worker_settings"
 TASK = "server.learning.tasks.training_round_task"
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
-
-
-class Worker:
-    """One `celery worker -Q training,inference --pool solo` process; its log is a file."""
-
-    def __init__(self, name: str, env: dict[str, str], log: Path):
-        self.log_path = log
-        self.log = open(log, "w")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "server.config", "worker", "-Q", "training,inference"]
-            + ["--pool", "solo", "--hostname", f"{name}@127.0.0.1"]
-            + ["--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel", "INFO"],
-            cwd=ROOT,
-            env=env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-
-    def text(self) -> str:
-        return self.log_path.read_text()
-
-    def task_ids(self, event: str) -> list[str]:
-        """Ids of the training-round tasks this worker logged as `event` ("received" or "succeeded")."""
-        return re.findall(rf"{re.escape(TASK)}\[([0-9a-f-]+)\] {event}", self.text())
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
 
 
 @pytest.fixture
@@ -99,7 +61,13 @@ def start_worker(media_root, training_dir, tmp_path):
     workers: list[Worker] = []
 
     def start(name: str, *, visibility_timeout: int = 600) -> Worker:
-        worker = Worker(name, {**env, "AVS_TEST_VISIBILITY_TIMEOUT": str(visibility_timeout)}, tmp_path / f"{name}.log")
+        worker = Worker(
+            name,
+            {**env, "AVS_TEST_VISIBILITY_TIMEOUT": str(visibility_timeout)},
+            tmp_path / f"{name}.log",
+            queues=("training", "inference"),
+            task=TASK,
+        )
         workers.append(worker)
         return worker
 

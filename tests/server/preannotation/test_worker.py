@@ -5,12 +5,8 @@ clip is redelivered to a new worker without losing or duplicating anything."""
 from __future__ import annotations
 
 import os
-import re
 import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -21,9 +17,9 @@ from server.annotations.models import Proposal
 from server.config.celery_app import app as celery_app
 from server.jobs.models import Job
 from server.learning.models import ModelVersion
+from tests.celery_worker import Worker
 from tests.utils import require_service
 
-ROOT = Path(__file__).resolve().parents[3]
 TASK = "server.annotations.tasks.clip_preannotate_task"
 WORKER_SETTINGS = "tests.server.preannotation.worker_settings"  # Redis redelivers a dead worker's task in 20 s
 
@@ -45,56 +41,6 @@ def redis_url():
     client.flushdb()
 
 
-class Worker:
-    """One `celery worker -Q inference --pool solo` process; its log is a file."""
-
-    def __init__(self, name: str, env: dict[str, str], log: Path):
-        self.log_path = log
-        self.log = open(log, "w")
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "server.config",
-                "worker",
-                "-Q",
-                "inference",
-                "--pool",
-                "solo",
-                "--hostname",
-                f"{name}@127.0.0.1",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-                "--loglevel",
-                "INFO",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-
-    def text(self) -> str:
-        return self.log_path.read_text()
-
-    def task_ids(self, event: str) -> list[str]:
-        """Ids of the pre-annotation tasks this worker logged as `event` ("received" or "succeeded")."""
-        return re.findall(rf"{re.escape(TASK)}\[([0-9a-f-]+)\] {event}", self.text())
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
-
-
 @pytest.fixture
 def start_worker(redis_url, media_root, tmp_path):
     if connection.vendor != "postgresql":
@@ -113,7 +59,7 @@ def start_worker(redis_url, media_root, tmp_path):
     workers: list[Worker] = []
 
     def start(name: str) -> Worker:
-        worker = Worker(name, env, tmp_path / f"{name}.log")
+        worker = Worker(name, env, tmp_path / f"{name}.log", queues=("inference",), task=TASK)
         workers.append(worker)
         return worker
 
