@@ -5,17 +5,29 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 NPM_STAMP := frontend/node_modules/.installed
 
-.PHONY: run test install frontend lint bench-ingest bench-sam bench-tti bench-training clean prereqs screenshots
+.PHONY: run test install frontend labelstudio lint bench-ingest bench-sam bench-tti bench-training clean prereqs screenshots
 
 # Checked before anything is built: one line per missing tool, with its install command.
 prereqs:
 	@PYTHON="$(PYTHON)" VENV="$(VENV)" $(SHELL) scripts/check_prereqs.sh $(PREREQ_FLAGS)
 
-$(STAMP): requirements/base.txt requirements/ml.txt requirements/dev.txt | prereqs
+$(STAMP): requirements/base.txt requirements/ml.txt requirements/dev.txt requirements/labelstudio.txt | prereqs
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements/dev.txt
+	$(PY) -m pip install --quiet --no-deps -r requirements/labelstudio.txt  # why --no-deps: see the file
 	touch $(STAMP)
+
+# A real Label Studio server for the bridge's integration tests, in its own venv (its pins never touch $(VENV)).
+LS_VENV := var/labelstudio
+LS_STAMP := $(LS_VENV)/.installed-1.23.2
+$(LS_STAMP): | prereqs
+	test -x $(LS_VENV)/bin/python || $(PYTHON) -m venv $(LS_VENV)
+	$(LS_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(LS_VENV)/bin/python -m pip install --quiet label-studio==1.23.2
+	touch $(LS_STAMP)
+
+labelstudio: $(LS_STAMP)
 
 $(NPM_STAMP): frontend/package.json frontend/package-lock.json | prereqs
 	cd frontend && npm ci --no-audit --no-fund
@@ -34,7 +46,7 @@ run: prereqs frontend
 
 # The browser tests drive Chromium.
 test bench-tti screenshots: PREREQ_FLAGS = --browser
-test: prereqs frontend
+test: prereqs frontend $(LS_STAMP)
 	$(PY) -m ruff check server ml_backend tests benchmarks scripts
 	$(PY) frontend/scripts/rle_parity.py var/rle-parity.json
 	cd frontend && npm test --silent

@@ -18,6 +18,7 @@ class Job(TimeStampedModel):
         IMPORT = "import"
         EVALUATE = "evaluate"
         TRAIN = "train"
+        LABELSTUDIO = "labelstudio"
 
     class Status(models.TextChoices):
         QUEUED = "queued"

@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "server.learning",
     "server.jobs",
     "server.datasets",
+    "server.labelstudio",
 ]
 
 MIDDLEWARE = [
@@ -268,11 +269,25 @@ CELERY_TASK_ROUTES = {
     "server.annotations.tasks.*": {"queue": "inference"},
     "server.learning.tasks.*": {"queue": "training"},
     "server.datasets.tasks.*": {"queue": "ingest"},  # exports and evaluations: CPU work beside video decoding
+    "server.labelstudio.tasks.*": {"queue": "ingest"},  # Label Studio pushes, pulls and webhook events: short CPU work
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Redis/SQS: CELERY_VISIBILITY_TIMEOUT must exceed the longest task time limit; workers refuse to start otherwise.
 # A task item whose deliveries killed their worker (out of memory?) this many times in a row is failed, not retried.
 AVS_TASK_MAX_DELIVERIES = env.int("AVS_TASK_MAX_DELIVERIES", default=3)
+
+# --- Label Studio bridge (server.labelstudio; README "Label Studio") ---
+# How Label Studio and its annotators' browsers reach this server (task media URLs, the ML-backend URL pushed).
+AVS_PUBLIC_URL = env("AVS_PUBLIC_URL", default="http://127.0.0.1:8000")
+# HTTP Basic credentials Label Studio presents on /ls/* (ML backend and webhooks); the bridge is off while unset.
+AVS_LS_BASIC_AUTH_USER = env("AVS_LS_BASIC_AUTH_USER", default="")
+AVS_LS_BASIC_AUTH_PASS = env("AVS_LS_BASIC_AUTH_PASS", default="")
+# Lifetime of the signed media URLs in pushed tasks (seconds); a later push renews them.
+AVS_LS_MEDIA_URL_MAX_AGE = env.int("AVS_LS_MEDIA_URL_MAX_AGE", default=30 * 24 * 3600)
+# Seconds one call to Label Studio's API may take before a push or pull gives up with a readable error.
+AVS_LS_TIMEOUT = env.float("AVS_LS_TIMEOUT", default=30.0)
+# Tasks sent per import call during a push.
+AVS_LS_PUSH_BATCH = env.int("AVS_LS_PUSH_BATCH", default=100)
 
 LOGGING = {
     "version": 1,

@@ -17,3 +17,6 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 60}
 AVS_MODEL_ROOT = os.path.realpath(tempfile.gettempdir())
 # Lockout counters and throttles: one in-process cache, emptied before each test (tests/conftest.py).
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "avs-tests"}}
+# The Label Studio bridge is on in tests, with these credentials.
+AVS_LS_BASIC_AUTH_USER = "ls-bridge"
+AVS_LS_BASIC_AUTH_PASS = "ls-bridge-secret"
