@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 NPM_STAMP := frontend/node_modules/.installed
 
-.PHONY: run test install frontend labelstudio lint bench-ingest bench-sam bench-tti bench-training clean prereqs screenshots
+.PHONY: run test install frontend labelstudio lint bench-ingest bench-sam bench-tti bench-training bench-labelstudio clean prereqs screenshots
 
 # Checked before anything is built: one line per missing tool, with its install command.
 prereqs:
@@ -67,6 +67,9 @@ bench-tti: frontend
 
 bench-training: $(STAMP)
 	$(PY) benchmarks/training.py
+
+bench-labelstudio: $(STAMP) $(LS_STAMP)
+	$(PY) benchmarks/labelstudio.py
 
 clean:
 	rm -rf var/e2e var/bench var/screenshots frontend/dist

@@ -7,6 +7,7 @@ from rest_framework.test import APIClient
 
 from server.accounts.models import Role
 from tests.factories import MembershipFactory, ProjectFactory, UserFactory
+from tests.labelstudio_server import labelstudio_server  # noqa: F401 (a real Label Studio for the bridge's tests)
 
 
 @pytest.fixture(autouse=True)

@@ -11,6 +11,7 @@ api_patterns = [
     path("", include("server.learning.urls")),
     path("", include("server.jobs.urls")),
     path("", include("server.datasets.urls")),
+    path("", include("server.labelstudio.api_urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
@@ -19,8 +20,9 @@ api_patterns = [
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include(api_patterns)),
-    # Client-side routes of the web app; never a file-like path (a dot in the last segment) nor media/.
-    re_path(r"^(?!api/|admin/|static/|media/)(?![^?]*\.[^/]*/?$).*$", frontend_index, name="frontend"),
+    path("ls/", include("server.labelstudio.urls")),  # Label Studio's ML backend, webhooks and task media
+    # Client-side routes of the web app; never a file-like path (a dot in the last segment) nor media/ or ls/.
+    re_path(r"^(?!api/|admin/|static/|media/|ls/)(?![^?]*\.[^/]*/?$).*$", frontend_index, name="frontend"),
 ]
 
 # Under /api/, errors raised outside the API views (no matching operation, a crash) answer in the API's shape.

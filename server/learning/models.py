@@ -170,6 +170,7 @@ class TrainingRound(TimeStampedModel):
         API = "api"
         AUTO = "auto"
         COMMAND = "command"
+        LABELSTUDIO = "labelstudio"  # Label Studio's "Start training" (server.labelstudio)
 
     ACTIVE = (Status.QUEUED, Status.RUNNING)
 

@@ -276,3 +276,28 @@ def test_an_administrator_chooses_the_model_configuration_and_a_manager_reads_it
     assert "PASS model_config" in output
     demo.project.refresh_from_db()
     assert demo.project.model_config == str(root.resolve() / "openavs" / "config.json")
+
+
+def test_a_manager_connects_label_studio_and_push_now_shows_the_readable_failure(node, live_server, demo):
+    import socket
+
+    from server.labelstudio.models import Connection
+
+    with socket.socket() as probe:  # a port where nothing listens: "Label Studio" refuses the connection
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    ls_url = f"http://127.0.0.1:{closed_port}"
+    output = run_spec(
+        node,
+        "labelstudio_settings.mjs",
+        live_server,
+        USERNAME="manager",
+        PASSWORD=PASSWORD,
+        PROJECT_ID=demo.project.pk,
+        LS_URL=ls_url,
+        LS_TOKEN="e2e-ls-token-123",
+    )
+    assert "PASS labelstudio_settings" in output
+    connection = Connection.objects.get(project=demo.project)
+    assert connection.url == ls_url and connection.token == "e2e-ls-token-123"
+    assert connection.ls_project_id is None and connection.last_error

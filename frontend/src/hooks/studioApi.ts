@@ -44,6 +44,9 @@ export type AcquisitionStrategy = Schemas["AcquisitionStrategy"];
 export type ModelConfigList = Schemas["ModelConfigList"];
 export type ModelConfigEntry = Schemas["ModelConfigEntry"];
 export type ModelConfigPreview = Schemas["ModelConfigPreview"];
+export type LabelStudioConnection = Schemas["LabelStudioConnection"];
+export type LabelStudioConnectionInput = Schemas["LabelStudioConnectionInputRequest"];
+export type LabelStudioImportStatus = Schemas["ImportStatusEnum"];
 
 /** One page of a list endpoint: `{count, next, previous, results}`. */
 export interface Page<T> {
@@ -379,4 +382,34 @@ export function selectReviewBatch(projectId: number, size: number): Promise<Revi
       body: { size },
     }),
   );
+}
+
+// --- Label Studio connection (managers) --------------------------------------------------------
+
+/** The project's Label Studio connection (`connected: false` and nulls when none is set up). */
+export function getLabelStudio(projectId: number): Promise<LabelStudioConnection> {
+  return unwrap(api.GET("/api/projects/{project_id}/labelstudio/", { params: { path: { project_id: projectId } } }));
+}
+
+/** Set the URL, the import status and (when given) the write-only token; nothing reaches Label Studio until a push. */
+export function updateLabelStudio(projectId: number, body: LabelStudioConnectionInput): Promise<LabelStudioConnection> {
+  return unwrap(
+    api.PUT("/api/projects/{project_id}/labelstudio/", { params: { path: { project_id: projectId } }, body }),
+  );
+}
+
+/** Queue a push of the project's frames, audio and proposals to Label Studio; answers with the job. */
+export async function pushLabelStudio(projectId: number): Promise<Job> {
+  const started = await unwrap(
+    api.POST("/api/projects/{project_id}/labelstudio/push/", { params: { path: { project_id: projectId } } }),
+  );
+  return started.job;
+}
+
+/** Queue an import of Label Studio's annotations into the project; answers with the job. */
+export async function pullLabelStudio(projectId: number): Promise<Job> {
+  const started = await unwrap(
+    api.POST("/api/projects/{project_id}/labelstudio/pull/", { params: { path: { project_id: projectId } } }),
+  );
+  return started.job;
 }

@@ -197,7 +197,7 @@ export function ProjectPage() {
         {tab === "labels" ? <LabelsPanel projectId={projectId} can={can} onChanged={project.reload} /> : null}
         {tab === "members" ? <MembersPanel projectId={projectId} can={can} onChanged={project.reload} /> : null}
         {tab === "settings" && can.manage ? (
-          <SettingsPanel project={detail} onSaved={(saved) => project.setData(saved)} />
+          <SettingsPanel project={detail} onSaved={(saved) => project.setData(saved)} jobs={jobs} />
         ) : null}
       </div>
       {exporting && can.manage ? <ExportDialog projectId={projectId} jobs={jobs} onClose={closeExport} /> : null}

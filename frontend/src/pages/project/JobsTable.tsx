@@ -13,6 +13,7 @@ const KIND_LABEL: Record<string, string> = {
   import: "Import",
   evaluate: "Evaluate",
   train: "Train",
+  labelstudio: "Label Studio sync",
 };
 
 function JobTarget({ target }: { target: Job["target"] }) {

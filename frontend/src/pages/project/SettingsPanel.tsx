@@ -4,20 +4,24 @@ import { ConfirmButton } from "../../components/ConfirmButton";
 import { ErrorBanner, FormError } from "../../components/ErrorBanner";
 import { type ApiError, toApiError } from "../../hooks/apiErrors";
 import { deleteProject, type ProjectDetail, updateProject } from "../../hooks/studioApi";
+import type { JobsState } from "../../hooks/useJobs";
 import { useLearningSettings } from "../../hooks/useLearningSettings";
+import { LabelStudioSection } from "./LabelStudioSection";
 import { LearningSettingsSection } from "./learning/LearningSettingsSection";
 import { ModelConfigSection } from "./ModelConfigSection";
 
 interface Props {
   project: ProjectDetail;
   onSaved: (project: ProjectDetail) => void;
+  /** The project's jobs: Label Studio pushes and pulls are followed through them. */
+  jobs: JobsState;
 }
 
 /**
  * Project settings (managers): ingest rates (for clips ingested afterwards), the pre-annotation model (chosen by
- * administrators, read-only for managers), learning settings, deletion.
+ * administrators, read-only for managers), learning settings, the Label Studio connection, deletion.
  */
-export function SettingsPanel({ project, onSaved }: Props) {
+export function SettingsPanel({ project, onSaved, jobs }: Props) {
   const navigate = useNavigate();
   const [name, setName] = useState(project.name);
   const [description, setDescription] = useState(project.description ?? "");
@@ -126,6 +130,7 @@ export function SettingsPanel({ project, onSaved }: Props) {
       </form>
       <ModelConfigSection project={project} onSaved={onSaved} />
       <LearningSettingsSection projectId={project.id} learning={learning} editable />
+      <LabelStudioSection projectId={project.id} jobs={jobs} />
       <section className="panel panel-danger" aria-label="Delete project">
         <h2 className="panel-title">Delete project</h2>
         <p className="muted">Deletes all its clips, files and annotations. This cannot be undone.</p>
