@@ -33,6 +33,8 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import transaction
 
 from server.accounts.models import Role
@@ -152,6 +154,13 @@ def author_for_email(email: str) -> Any:
     without a usable password (an administrator may set one) and without project membership."""
     User = get_user_model()
     email = email.strip()
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise ApplicationError(
+            f"The Label Studio annotator's email {email[:100]!r} is not an email address; fix it in Label Studio.",
+            {"field": "completed_by"},
+        ) from None
     user = User.objects.filter(email__iexact=email).order_by("pk").first()
     if user is not None:
         return user

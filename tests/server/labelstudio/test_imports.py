@@ -169,6 +169,20 @@ def test_an_unknown_annotator_without_a_token_to_ask_is_refused(connection, fram
     assert not Annotation.objects.exists() and not AnnotationLink.objects.exists()
 
 
+def test_an_annotator_email_that_is_no_email_is_refused_and_no_user_is_made(connection, frame):
+    from django.contrib.auth import get_user_model
+
+    users = get_user_model().objects.count()
+    with pytest.raises(ApplicationError, match="is not an email address"):
+        annotation_import(
+            connection=connection,
+            task=ls_task(frame),
+            annotation=ls_annotation(frame, ls_id=501, masks=[(DOG, "dog")], completed_by={"id": 3, "email": "admin"}),
+        )
+    assert get_user_model().objects.count() == users
+    assert not Annotation.objects.exists() and not AnnotationLink.objects.exists()
+
+
 def test_retract_deletes_what_the_import_created(connection, frame):
     do_import(connection, frame, ls_id=501, masks=[(DOG, "dog")])
 
