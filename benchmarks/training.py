@@ -283,6 +283,7 @@ def openavs_pipeline(size: str, device: str, *, max_boxes: int) -> tuple[Any, li
         detector=detector,
         segmenter=segmenter,
         tree=tree,
+        options=pipeline_bench.EVERY_FRAME,
         vocabulary=vocabulary,
     )
     total = sum(params(f.model) for f in (tagger, detector, segmenter))

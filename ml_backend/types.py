@@ -123,11 +123,15 @@ class Instance:
 class FrameInstances:
     """One frame's instances. embedding: optional (C,) float32, the frame's pooled visual embedding as the proposer
     computed it (OpenAVS: SAM's image embedding averaged over the grid cells covering the frame, C = 256; the
-    synchrony baseline: its 4×4 colour layout, C = 48), named by `ClipFeatures.visual_kind`; None when none."""
+    synchrony baseline: its 4×4 colour layout, C = 48), named by `ClipFeatures.visual_kind`; None when none.
+    provenance: what the proposer decided for the frame as a whole, JSON-safe (OpenAVS: the window's `rms` and
+    whether it is `silent`, the audio tags kept and the nouns searched for; `reason` when nothing was searched for,
+    e.g. a silent window); {} when the proposer says nothing."""
 
     frame_index: int
     instances: list[Instance]
     embedding: np.ndarray | None = None
+    provenance: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

@@ -13,7 +13,8 @@ Layout (relative paths are relative to the file's folder; unknown keys are error
         "llm":       {"path": "qwen2.5-0.5b-instruct"},                  # optional: null -> audio-visual tree
         "clip":      {"path": "clip-vit-base-patch32"}                   # optional: OV-AVSS-style labels
       },
-      "pipeline": {"top_k": 5, "max_nouns": 5, "merge": "union", "bavs_filter": false, "clip_labels": false},
+      "pipeline": {"top_k": 5, "max_nouns": 5, "merge": "union", "bavs_filter": false, "clip_labels": false,
+                   "min_tag_score": 0.05, "min_window_rms": 0.0056},
       "students": {                     # optional: named student training configurations (ml_backend.students)
         "compact": {"kind": "compact", "epochs": 8, "input_size": 128},
         "av2t": {"kind": "av2t_sam"}
@@ -115,6 +116,12 @@ class PipelineSettings:
     bavs_filter: bool = False  # drop masks whose label meets no audio tag in the audio-visual tree
     clip_labels: bool = False  # relabel each mask with CLIP against the object vocabulary (needs models.clip)
     min_rms: float = 1e-3  # clips whose whole audio is quieter than this (about -60 dBFS) are refused (= SILENCE_RMS)
+    # per-frame sounding sources: a frame's window keeps only its top-k tags scoring at least this (CLAP probability
+    # over the vocabulary; 0 keeps all top_k), and a noun is searched for on a frame only when a kept tag supports it
+    min_tag_score: float = 0.05
+    # a frame whose window's RMS is below this (about -45 dBFS, the synchrony baseline's silence_db) is silent: no
+    # masks, and its provenance says so (= WINDOW_SILENCE_RMS; 0 turns the gate off)
+    min_window_rms: float = 0.0056
 
 
 @dataclass(frozen=True)
@@ -200,6 +207,10 @@ def config_from_dict(
         raise ConfigError(f"{source}: models.sam: give a 'type' (vit_b, vit_l, vit_h) or a 'builder' (module:function)")
     if config.pipeline.merge not in ("union", "best"):
         raise ConfigError(f"{source}: pipeline.merge: expected 'union' or 'best', got {config.pipeline.merge!r}")
+    if config.pipeline.min_tag_score > 1.0:
+        raise ConfigError(
+            f"{source}: pipeline.min_tag_score: expected a probability in [0, 1], got {config.pipeline.min_tag_score!r}"
+        )
     if config.pipeline.clip_labels and config.models.clip is None:
         raise ConfigError(f"{source}: pipeline.clip_labels is true but models.clip is not configured")
     config = dataclasses.replace(config, source=source)

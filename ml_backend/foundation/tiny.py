@@ -12,7 +12,8 @@ pointing at them, so the real loading code (`ml_backend.foundation.registry`) ru
                          zeroed, so each next token depends only on the current one, along a fixed chain)
     out/clip/            CLIPModel + CLIPProcessor
     out/config.json      models.* pointing at the above; grounding thresholds 0 (a random detector scores
-                         boxes arbitrarily: with 0, every query of every frame yields a box)
+                         boxes arbitrarily: with 0, every query of every frame yields a box) and
+                         pipeline.min_tag_score 0 (a random CLAP's tags all score about 1/|vocabulary|)
 
 Tokenizers are built with the `tokenizers` library from vocabularies generated here (the 256 byte symbols of
 byte-level BPE, or characters plus whole words for WordPiece), so their sizes match the tiny models'.
@@ -402,7 +403,16 @@ def write_fixtures(out: str | Path, *, seed: int = 0) -> Path:
             "llm": {"path": "llm", "max_new_tokens": 16},
             "clip": {"path": "clip"},
         },
-        "pipeline": {"top_k": 5, "max_nouns": 5, "merge": "union", "bavs_filter": False, "clip_labels": False},
+        # min_tag_score 0: a random CLAP spreads its probability evenly (about 1/|vocabulary| per tag), so any floor
+        # would drop every tag; silent windows stay gated (min_window_rms's default)
+        "pipeline": {
+            "top_k": 5,
+            "max_nouns": 5,
+            "merge": "union",
+            "bavs_filter": False,
+            "clip_labels": False,
+            "min_tag_score": 0.0,
+        },
     }
     path = root / "config.json"
     path.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")

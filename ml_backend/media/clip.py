@@ -18,6 +18,7 @@ from ml_backend.media.video import write_wav as _write_wav
 from ml_backend.types import ClipMedia
 
 SILENCE_RMS = 1e-3  # about -60 dBFS: quieter than this over the whole clip counts as silent
+WINDOW_SILENCE_RMS = 0.0056  # about -45 dBFS (the synchrony baseline's `silence_db`): a frame's window below is silent
 
 
 class ClipInputError(MediaError):
@@ -104,6 +105,11 @@ def audio_rms(clip: ClipMedia | ClipSource) -> float:
         return clip.audio.rms()
     assert clip.audio is not None
     return float(np.sqrt(np.mean(np.square(clip.audio, dtype=np.float64))))
+
+
+def window_rms(window: np.ndarray) -> float:
+    """Root mean square of one audio window ((N,) float32 mono; 0.0 when empty)."""
+    return float(np.sqrt(np.mean(np.square(window, dtype=np.float64)))) if window.size else 0.0
 
 
 def require_audible(clip: ClipMedia | ClipSource, *, min_rms: float = SILENCE_RMS) -> None:

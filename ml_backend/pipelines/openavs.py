@@ -4,15 +4,28 @@ Stages, one foundation module each:
 1. audio -> text (`foundation.audio_tagging`): CLAP tags each frame's audio window against an open sound
    vocabulary (default: the AudioSet class names; plus the project's labels) in ONE audio pass per clip;
 2. prompt translation (`foundation.prompt_translation`): ONE LLM call per clip (plus one retry on junk) turns
-   the clip's tags into nouns of visible sounding objects; without an LLM, or when it answers junk, the
-   audio-visual tree does;
-3. text -> boxes (`foundation.grounding`): per frame, Grounding DINO (or OWLv2) boxes for the nouns;
+   the clip's tags into nouns of visible sounding objects, so a source keeps its name across frames; without an
+   LLM, or when it answers junk, the audio-visual tree does;
+3. text -> boxes (`foundation.grounding`): per frame, Grounding DINO (or OWLv2) boxes for the nouns that
+   frame's sounding sources support (below);
 4. boxes -> masks (`foundation.sam`): per frame, ONE SAM image embedding and ONE decoder call for all boxes.
 
+Per-frame sounding sources (BAVS-style; only what sounds in a frame's window is a sounding object there):
+- a frame whose window is *silent* (RMS below `min_window_rms`, about -45 dBFS) gets no masks;
+- an audible window keeps its top-k tags scoring at least `min_tag_score`; the translator sees only these
+  (silent windows contribute none);
+- a clip noun is searched for on a frame only when one of the frame's kept tags supports it: a tag the translator
+  names as the noun's source (`PromptTranslation.sources`; the LLM's sources are the tags the tree links to the
+  noun, else all tags it was shown), or a tag the audio-visual tree links to it (or equal to it).
+Each frame's `FrameInstances.provenance` says what was decided: `{"rms", "silent", "audio_tags" (kept),
+"nouns" (searched for)}`, plus `"reason"` when nothing was searched for (a silent window, no kept tag, no supported
+noun). The translator's tag -> noun mapping is made once per clip; per frame only the support check runs.
+
 Bounded memory (`propose_source`): the clip is read through a `ClipSource`: audio windows are tagged in CLAP's
-fixed batches straight from the track, frames are read `chunk_frames` at a time and each frame's instances are
-handed to `emit` as soon as they are ready, so peak memory does not grow with the clip (the tags, T × top_k, and
-what `emit` keeps aside). The results do not depend on `chunk_frames`.
+fixed batches straight from the track (each window's RMS is taken on the way, one float per frame), frames are read
+`chunk_frames` at a time and each frame's instances are handed to `emit` as soon as they are ready, so peak memory
+does not grow with the clip (the tags, T × top_k, and what `emit` keeps aside). The results do not depend on
+`chunk_frames`.
 
 Instances are merged per noun on each frame: `merge="union"` (default) makes one instance whose mask is the
 union of the noun's masks (probability: the per-pixel maximum; score: the best member's), `merge="best"` keeps
@@ -22,7 +35,7 @@ Options: `clip_labels` relabels each instance with CLIP on its masked crop again
 (OV-AVSS style; project labels, else the tree's object categories); `bavs_filter` drops instances whose label
 meets none of the frame's audio tags in the audio-visual tree (BAVS stage 2), rejecting off-screen sounds.
 
-Provenance of each instance: audio tags -> noun (translator) -> boxes -> model names.
+Provenance of each instance: the frame's kept audio tags supporting it -> noun (translator) -> boxes -> model names.
 
 What is computed on the way and kept for reuse (`ClipProposal.features`, `FrameInstances.embedding`): each
 window's tags and its CLAP audio embedding (T×D, unit rows), and each frame's SAM image embedding averaged over the
@@ -32,8 +45,9 @@ grid cells covering the frame (C = 256). SAM embeds every frame for it, also fra
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 
@@ -52,10 +66,11 @@ from ml_backend.foundation.prompt_translation import (
 )
 from ml_backend.foundation.registry import ModelCache, load_context, process_cache
 from ml_backend.foundation.sam import SamSegmenter
-from ml_backend.media.clip import SILENCE_RMS, require_audible
+from ml_backend.media.clip import SILENCE_RMS, WINDOW_SILENCE_RMS, require_audible, window_rms
 from ml_backend.media.source import ClipSource, chunks
 from ml_backend.pipelines.names import MODEL, openavs_name
 from ml_backend.types import (
+    AudioTag,
     AudioTags,
     Box,
     ClipFeatures,
@@ -78,6 +93,8 @@ class OpenAvsOptions:
     bavs_filter: bool = False  # drop instances whose label meets none of the frame's tags in the tree
     clip_labels: bool = False  # relabel instances with CLIP (needs a labeller)
     min_rms: float = SILENCE_RMS  # refuse clips whose audio RMS is below this (silent)
+    min_tag_score: float = 0.05  # a window keeps its top-k tags scoring at least this (0: all of them)
+    min_window_rms: float = WINDOW_SILENCE_RMS  # a frame whose window's RMS is below this is silent: no masks
 
     @classmethod
     def from_settings(cls, settings: PipelineSettings) -> OpenAvsOptions:
@@ -87,6 +104,8 @@ class OpenAvsOptions:
             bavs_filter=settings.bavs_filter,
             clip_labels=settings.clip_labels,
             min_rms=settings.min_rms,
+            min_tag_score=settings.min_tag_score,
+            min_window_rms=settings.min_window_rms,
         )
 
 
@@ -171,15 +190,27 @@ class OpenAvsPipeline:
         indexes = source.frames.indexes
 
         start = self.timer()
-        windows = (source.audio_window(k) for k in range(source.num_frames))
-        tags, audio_embedding = self.tagger.tag_and_embed(
-            windows, sample_rate=source.sample_rate, vocabulary=self.sound_vocabulary(labels), top_k=self.options.top_k
+        levels: list[float] = []  # each window's RMS, taken as the tagger reads it (one window at a time)
+
+        def windows() -> Iterator[np.ndarray]:
+            for k in range(source.num_frames):
+                window = source.audio_window(k)
+                levels.append(window_rms(window))
+                yield window
+
+        heard, audio_embedding = self.tagger.tag_and_embed(
+            windows(),
+            sample_rate=source.sample_rate,
+            vocabulary=self.sound_vocabulary(labels),
+            top_k=self.options.top_k,
         )
-        tags = [AudioTags(frame_index=int(indexes[k]), tags=t.tags) for k, t in enumerate(tags)]
+        assert len(heard) == len(levels) == source.num_frames
+        tags = [AudioTags(frame_index=int(indexes[k]), tags=t.tags) for k, t in enumerate(heard)]
+        kept = [self.sounding_tags(t, rms) for t, rms in zip(tags, levels, strict=True)]
         timings["audio_tagging"] = self.timer() - start
 
         start = self.timer()
-        translation = self.translator.translate(tags, labels=labels)
+        translation = self.translator.translate(kept, labels=labels)  # once per clip: one name per source
         timings["prompt_translation"] = self.timer() - start
 
         timings.update(grounding=0.0, sam=0.0, clip_labels=0.0)
@@ -188,7 +219,7 @@ class OpenAvsPipeline:
         for chunk in chunks(source.num_frames, chunk_frames):
             images = [source.frames.read(k) for k in chunk]
             for k, image in zip(chunk, images, strict=True):
-                out(self._frame(image, int(indexes[k]), tags[k], translation, labels, timings))
+                out(self._frame(image, int(indexes[k]), kept[k], levels[k], translation, labels, timings))
             del images, image  # nothing of this chunk is held while the next one is read
 
         meta = {
@@ -212,17 +243,54 @@ class OpenAvsPipeline:
         )
         return ClipProposal(frames=collected, model=MODEL, meta=meta, features=features)
 
+    def sounding_tags(self, tags: AudioTags, rms: float) -> AudioTags:
+        """The tags of a window that count as sounding sources: none when the window is silent (RMS below
+        `min_window_rms`), else its top-k tags scoring at least `min_tag_score` (best first)."""
+        if rms < self.options.min_window_rms:
+            return AudioTags(frame_index=tags.frame_index, tags=[])
+        return AudioTags(
+            frame_index=tags.frame_index, tags=[t for t in tags.tags if t.score >= self.options.min_tag_score]
+        )
+
+    def supports(self, noun: str, tags: Sequence[AudioTag], translation: PromptTranslation) -> list[AudioTag]:
+        """Those of a frame's kept `tags` that support searching for `noun` there: tags the translator names as the
+        noun's sources, or that the audio-visual tree links to it (or that equal it)."""
+        sources = set(translation.sources.get(noun, ()))
+        return [t for t in tags if t.label in sources or self.tree.allows(noun, [t.label])]
+
     def _frame(
         self,
         image: np.ndarray,
         k: int,
         tags: AudioTags,
+        rms: float,
         translation: PromptTranslation,
         labels: Sequence[str],
         timings: dict[str, float],
     ) -> FrameInstances:
+        """One frame: `tags` are its window's kept tags (`sounding_tags`), `rms` its window's RMS."""
+        silent = rms < self.options.min_window_rms
+        nouns = [noun for noun in translation.nouns if self.supports(noun, tags.tags, translation)]
+        provenance: dict[str, Any] = {
+            "rms": round(rms, 6),
+            "silent": silent,
+            "audio_tags": [{"label": t.label, "score": round(t.score, 6)} for t in tags.tags],
+            "nouns": nouns,
+        }
+        if silent:
+            provenance["reason"] = (
+                f"silent window (RMS {rms:.2g}, below pipeline.min_window_rms {self.options.min_window_rms:.2g}): "
+                "nothing sounds here"
+            )
+        elif not tags.tags:
+            provenance["reason"] = (
+                f"no audio tag of this window scores at least pipeline.min_tag_score {self.options.min_tag_score:g}"
+            )
+        elif not nouns:
+            provenance["reason"] = "none of the clip's nouns is supported by this window's audio tags"
+
         start = self.timer()
-        boxes = self.detector.detect(image, translation.nouns)
+        boxes = self.detector.detect(image, nouns) if nouns else []
         timings["grounding"] += self.timer() - start
 
         start = self.timer()
@@ -230,7 +298,7 @@ class OpenAvsPipeline:
         pooled = self.segmenter.pooled(embedding)
         if not boxes:
             timings["sam"] += self.timer() - start
-            return FrameInstances(frame_index=k, instances=[], embedding=pooled)
+            return FrameInstances(frame_index=k, instances=[], embedding=pooled, provenance=provenance)
         predicted = self.segmenter.predict_boxes(embedding, np.array([b.xyxy for b in boxes], dtype=np.float32))
         del embedding
         timings["sam"] += self.timer() - start
@@ -247,7 +315,9 @@ class OpenAvsPipeline:
         if self.options.bavs_filter:
             frame_tags = [t.label for t in tags.tags]
             instances = [i for i in instances if self.tree.allows(i.label, frame_tags)]
-        return FrameInstances(frame_index=k, instances=sorted(instances, key=lambda i: -i.score), embedding=pooled)
+        return FrameInstances(
+            frame_index=k, instances=sorted(instances, key=lambda i: -i.score), embedding=pooled, provenance=provenance
+        )
 
     def _merge(
         self,
@@ -266,7 +336,6 @@ class OpenAvsPipeline:
             members.sort(key=lambda i: -scores[i])
             if self.options.merge == "best":
                 members = members[:1]
-            sources = set(translation.sources.get(noun, []))
             instances.append(
                 Instance(
                     mask=masks[members].any(axis=0),
@@ -275,7 +344,8 @@ class OpenAvsPipeline:
                     probability=probabilities[members].max(axis=0),
                     provenance={
                         "audio_tags": [
-                            {"label": t.label, "score": round(t.score, 6)} for t in tags.tags if t.label in sources
+                            {"label": t.label, "score": round(t.score, 6)}
+                            for t in self.supports(noun, tags.tags, translation)
                         ],
                         "clip_audio_tags": translation.sources.get(noun, []),
                         "noun": noun,

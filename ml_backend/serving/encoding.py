@@ -90,8 +90,8 @@ def clip_facts(clip: ClipMedia | ClipSource) -> dict[str, Any]:
 
 
 def frame_to_dict(frame: FrameInstances, *, timestamp: float) -> dict[str, Any]:
-    """One frame's instances as JSON-safe data (RLE masks, `confidence`: `instance_confidence`); `timestamp`: the
-    frame's picture time in seconds."""
+    """One frame's instances as JSON-safe data (RLE masks, `confidence`: `instance_confidence`) and the frame's own
+    `provenance` (`FrameInstances.provenance`, {} when none); `timestamp`: the frame's picture time in seconds."""
     return {
         "frame_index": frame.frame_index,
         "timestamp": round(float(timestamp), 6),
@@ -106,6 +106,7 @@ def frame_to_dict(frame: FrameInstances, *, timestamp: float) -> dict[str, Any]:
             }
             for instance in frame.instances
         ],
+        "provenance": jsonable(frame.provenance),
     }
 
 

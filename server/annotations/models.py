@@ -16,12 +16,14 @@ class Proposal(TimeStampedModel):
     """A model version's masks for one clip, with what the proposer knew about them.
 
     `frames` = `[{"frame_index": int, "instances": [{"mask", "label", "score", "confidence", "provenance"}],
-    "probability_map": {"path": str, "size": [h, w], "scale": float}}]`: `confidence` is the instance's mean
-    foreground probability inside its mask (absent on proposals stored before it was kept), `probability_map` the
-    frame's 8-bit probability map (PNG in media storage, longer side at most AVS_PROBABILITY_MAP_MAX_SIDE; absent when
-    none was kept). `evidence`: the summary of the clip's evidence file (`{"path", "format", "bytes", "frames",
-    "stride", "audio_tags": {"top_k"}, "audio_embedding": {"kind", "shape"} | None, "visual_embedding": ...,
-    "dropped": [...]}`, `{}` when none), one per (clip, model version) like the proposal. The formats are
+    "probability_map": {"path": str, "size": [h, w], "scale": float}, "provenance": {...}}]`: `confidence` is the
+    instance's mean foreground probability inside its mask (absent on proposals stored before it was kept),
+    `probability_map` the frame's 8-bit probability map (PNG in media storage, longer side at most
+    AVS_PROBABILITY_MAP_MAX_SIDE; absent when none was kept), `provenance` what the proposer heard in the frame's
+    audio window (OpenAVS: `{"rms", "silent", "audio_tags", "nouns", "reason"?}`; absent before it was kept).
+    `evidence`: the summary of the clip's evidence file (`{"path", "format", "bytes", "frames", "stride",
+    "audio_tags": {"top_k"}, "audio_embedding": {"kind", "shape"} | None, "visual_embedding": ..., "dropped": [...]}`,
+    `{}` when none), one per (clip, model version) like the proposal. The formats are
     `ml_backend.serving.records`'s; read them through `server.annotations.selectors.proposal_evidence_for_clip`.
     Every file lives under `records_folder` and is deleted with the proposal (`server.annotations.records`).
     """

@@ -341,7 +341,8 @@ def _training_auto_check(*, clip_id: int) -> None:
 
 def proposal_frames_clean(*, clip: Any, frames: list[dict[str, Any]], records_folder: str = "") -> list[dict[str, Any]]:
     """`frames` = `[{"frame_index", "instances": [{"mask", "label", "score", "confidence"?, "provenance"}],
-    "probability_map"?: {"path", "size", "scale"}}]` as `ml_backend.serving.propose_stored_clip` returns them,
+    "probability_map"?: {"path", "size", "scale"}, "provenance"?: {...}}]` as `ml_backend.serving.propose_stored_clip`
+    returns them (a frame's `provenance`: what the proposer heard in its audio window, kept as given),
     checked against the clip's frames and normalised (extra keys dropped, sorted by frame index). Every mask must
     have the size of its frame (ApplicationError otherwise); frame indexes must exist in the clip; a `confidence`
     must lie in [0, 1]; a probability map must lie in `records_folder` and be no larger than its frame."""
@@ -367,6 +368,8 @@ def proposal_frames_clean(*, clip: Any, frames: list[dict[str, Any]], records_fo
                 cleaned_instance["confidence"] = _confidence(instance["confidence"], f"frames[{index}].instances[{k}]")
             instances.append(cleaned_instance)
         cleaned_entry: dict[str, Any] = {"frame_index": index, "instances": instances}
+        if isinstance(entry.get("provenance"), dict) and entry["provenance"]:
+            cleaned_entry["provenance"] = entry["provenance"]  # what the proposer heard in the window (silent?)
         if entry.get("probability_map") is not None:
             cleaned_entry["probability_map"] = _probability_map_record(
                 entry["probability_map"], frame=(height, width), folder=records_folder, field=f"frames[{index}]"

@@ -110,6 +110,11 @@ class ProposalFrameSerializer(serializers.Serializer):
     probability_map = ProbabilityMapSerializer(
         allow_null=True, help_text="The frame's per-pixel foreground probability (max over its instances); null: none."
     )
+    provenance = serializers.JSONField(
+        help_text='What the proposer heard in the frame\'s audio window: `{"rms", "silent", "audio_tags", '
+        '"nouns", "reason"?}` (OpenAVS; `reason` says why nothing was searched for, e.g. a silent window); {} '
+        "when the proposer kept none."
+    )
 
     class Meta:
         ref_name = "ProposalFrame"
@@ -208,7 +213,7 @@ class ProposalOutputSerializer(serializers.ModelSerializer):
                     "size": record["size"],
                     "scale": record["scale"],
                 }
-            frames.append({**entry, "probability_map": probability_map})
+            frames.append({**entry, "probability_map": probability_map, "provenance": entry.get("provenance") or {}})
         return frames
 
     @extend_schema_field(serializers.JSONField(allow_null=True))

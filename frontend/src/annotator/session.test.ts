@@ -76,7 +76,7 @@ class FakeServer {
     id: 77,
     clip: 5,
     model_version: { id: 1, kind: "openavs", name: "openavs", config_hash: "x" },
-    frames: [{ frame_index: 0, instances: [{ label: "dog", score: 0.9, mask: encodeRle(disc(4, 4, 2)), provenance: { noun: "dog" } }], probability_map: null }],
+    frames: [{ frame_index: 0, instances: [{ label: "dog", score: 0.9, mask: encodeRle(disc(4, 4, 2)), provenance: { noun: "dog" } }], probability_map: null, provenance: {} }],
     evidence: null,
     created_at: "",
   };

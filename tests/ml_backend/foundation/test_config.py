@@ -31,6 +31,7 @@ def test_relative_model_paths_resolve_against_the_configuration_folder(tmp_path)
     assert config.models.llm is None and config.models.clip is None
     assert config.models.grounding.box_threshold == 0.25  # the OpenAVS setting
     assert config.device == "auto" and config.allow_network is False
+    assert config.pipeline.min_tag_score == 0.05 and config.pipeline.min_window_rms == 0.0056  # per-frame sources
 
 
 def test_the_fixture_configuration_names_every_model(tiny_config, tiny_models):
@@ -59,6 +60,8 @@ def test_the_fixture_configuration_names_every_model(tiny_config, tiny_models):
             "pipeline.clip_labels is true but models.clip is not configured",
         ),
         (lambda d: d.update(pipeline={"top_k": 0}), "pipeline.top_k: expected a positive integer"),
+        (lambda d: d.update(pipeline={"min_tag_score": 1.5}), "pipeline.min_tag_score: expected a probability"),
+        (lambda d: d.update(pipeline={"min_window_rms": -0.1}), "pipeline.min_window_rms: expected a number >= 0"),
     ],
 )
 def test_a_bad_setting_is_named_in_the_error(tmp_path, change, message):

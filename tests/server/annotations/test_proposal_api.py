@@ -35,8 +35,8 @@ def test_clip_proposals_carry_model_version_and_frame_instances(project, make_me
         "name": "OpenAVS default",
         "config_hash": model.config_hash,
     }
-    # stored before probability maps were kept: the frame says it has none
-    assert item["frames"] == [{"frame_index": 0, "instances": [instance], "probability_map": None}]
+    # stored before probability maps and frame provenance were kept: the frame says it has none
+    assert item["frames"] == [{"frame_index": 0, "instances": [instance], "probability_map": None, "provenance": {}}]
     assert item["evidence"] is None
 
     detail = client.get(f"/api/proposals/{proposal.pk}/")

@@ -11,6 +11,7 @@ import pytest
 from django.core.management import call_command
 
 from ml_backend.foundation.registry import ModelCache, model_registry
+from ml_backend.media.synth import make_clips
 from server.accounts.models import Role
 from server.annotations.models import Proposal
 from server.annotations.preannotation import clip_preannotate, preannotate_request, preannotate_run
@@ -19,6 +20,7 @@ from server.jobs.models import Job
 from server.learning.models import ModelVersion
 from server.learning.services import model_version_config_hash
 from tests.factories import ProjectFactory, UserFactory
+from tests.server.preannotation.conftest import SYNTH_SIZE
 
 pytestmark = pytest.mark.django_db
 
@@ -78,19 +80,29 @@ def test_manager_preannotates_every_clip_with_the_configured_openavs_models(
     (version,) = ModelVersion.objects.filter(project=tiny_project)
     assert version.kind == ModelVersion.Kind.OPENAVS and version.name.startswith("openavs(audio_tagging=clap")
     assert version.config_hash == model_version_config_hash(config=version.config)
-    for clip in synth_clips:
+    specs = make_clips(clips=len(synth_clips), seed=3, layout="s4", frames=5, size=SYNTH_SIZE)  # `synth_videos`' clips
+    for clip, spec in zip(synth_clips, specs, strict=True):
         (proposal,) = Proposal.objects.filter(clip=clip)
         assert proposal.model_version == version
         frames = {f.index: (f.height, f.width) for f in clip.frames.all()}
         assert [entry["frame_index"] for entry in proposal.frames] == sorted(frames)
         for entry in proposal.frames:
-            assert entry["instances"], "the tiny detector boxes something on every frame"
+            # the tiny detector boxes something on every frame it searches: those whose window sounds (no masks on
+            # a silent window)
+            assert bool(entry["instances"]) == spec.audible(entry["frame_index"]), (clip.name, entry["frame_index"])
+            # and the stored proposal says why: the frame's window was silent
+            assert entry["provenance"]["silent"] == (not spec.audible(entry["frame_index"]))
+            if entry["provenance"]["silent"]:
+                assert "silent window" in entry["provenance"]["reason"]
             for instance in entry["instances"]:
                 assert tuple(instance["mask"]["size"]) == frames[entry["frame_index"]] == (224, 224)
                 assert rle_decode(instance["mask"]).shape == (224, 224)
         # what the annotator sees: the clip's proposals list
         listed = client.get(f"/api/clips/{clip.pk}/proposals/").json()["results"]
         assert [p["model_version"]["kind"] for p in listed] == ["openavs"]
+        assert [f["provenance"]["silent"] for f in listed[0]["frames"]] == [
+            not spec.audible(f["frame_index"]) for f in listed[0]["frames"]
+        ]
 
 
 def test_running_again_skips_clips_that_have_the_versions_proposal(
