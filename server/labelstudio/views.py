@@ -17,7 +17,7 @@ from rest_framework.views import APIView
 from server.accounts.selectors import project_access
 from server.jobs.models import Job
 from server.jobs.views import JobOutputSerializer
-from server.labelstudio.models import Connection
+from server.labelstudio.models import AnnotationLink, Connection
 from server.labelstudio.sync import (
     PULL,
     PUSH,
@@ -29,6 +29,21 @@ from server.labelstudio.sync import (
 from server.media.models import Project
 
 COUNT_KEYS = ("tasks", "predictions", "annotations_imported", "conflicts")
+
+
+CONFLICTS_SHOWN = 50
+
+
+class ConflictSerializer(serializers.Serializer):
+    ls_annotation_id = serializers.IntegerField(help_text="The Label Studio annotation that was not imported.")
+    clip_id = serializers.IntegerField()
+    clip_name = serializers.CharField()
+    frame_index = serializers.IntegerField()
+    detail = serializers.CharField(help_text="What happened and what to do, for people.")
+    updated_at = serializers.DateTimeField()
+
+    class Meta:
+        ref_name = "LabelStudioConflict"
 
 
 class ConnectionOutputSerializer(serializers.Serializer):
@@ -51,6 +66,11 @@ class ConnectionOutputSerializer(serializers.Serializer):
         help_text="tasks, predictions (last push), annotations_imported, conflicts (last pull).",
     )
     latest_job = JobOutputSerializer(allow_null=True, help_text="The latest push or pull job.")
+    conflicts = ConflictSerializer(
+        many=True,
+        help_text=f"Label Studio annotations not imported because the frame was edited here (the latest "
+        f"{CONFLICTS_SHOWN}; `counts.conflicts` counts them all, as of now).",
+    )
 
     class Meta:
         ref_name = "LabelStudioConnection"
@@ -63,6 +83,23 @@ def connection_state(*, project_id: int) -> dict[str, Any]:
     stored = connection.counts if connection is not None else {}
     counts = {key: int(stored.get(key, 0) or 0) for key in COUNT_KEYS}
     counts.update({k: v for k, v in stored.items() if k not in counts and isinstance(v, int)})
+    conflicts = (
+        AnnotationLink.objects.filter(connection=connection, state=AnnotationLink.State.CONFLICT)
+        if connection is not None
+        else AnnotationLink.objects.none()
+    )
+    counts["conflicts"] = conflicts.count()  # as of now: webhooks settle or make conflicts between pulls
+    shown = [
+        {
+            "ls_annotation_id": link.ls_annotation_id,
+            "clip_id": link.frame.clip_id,
+            "clip_name": link.frame.clip.name,
+            "frame_index": link.frame.index,
+            "detail": link.detail,
+            "updated_at": link.updated_at,
+        }
+        for link in conflicts.select_related("frame__clip").order_by("-updated_at", "-id")[:CONFLICTS_SHOWN]
+    ]
     latest_job = (
         Job.objects.filter(project_id=project_id, kind=Job.Kind.LABELSTUDIO)
         .select_related("created_by", "target_type")
@@ -82,6 +119,7 @@ def connection_state(*, project_id: int) -> dict[str, Any]:
         "last_error": connection.last_error if connection else "",
         "counts": counts,
         "latest_job": latest_job,
+        "conflicts": shown,
     }
 
 

@@ -109,6 +109,26 @@ def test_a_frame_annotated_here_first_is_a_conflict(connection, frame):
     assert "already has an annotation made in AVS Studio" in link.detail
 
 
+def test_the_settings_api_lists_conflicts_as_they_happen_for_the_manager(connection, frame, make_member, client_for):
+    AnnotationFactory(frame=frame, instances=[{"mask": CAT, "label": "cat"}])
+    do_import(connection, frame, ls_id=501, masks=[(DOG, "dog")])  # by webhook: no pull has counted it yet
+
+    body = client_for(make_member(frame.clip.project, Role.MANAGER)).get(
+        f"/api/projects/{frame.clip.project_id}/labelstudio/"
+    )
+    assert body.status_code == 200, body.content
+    state = body.json()
+    assert state["counts"]["conflicts"] == 1
+    (conflict,) = state["conflicts"]
+    assert (conflict["ls_annotation_id"], conflict["clip_id"], conflict["frame_index"]) == (
+        501,
+        frame.clip_id,
+        frame.index,
+    )
+    assert conflict["clip_name"] == frame.clip.name
+    assert "already has an annotation made in AVS Studio" in conflict["detail"]
+
+
 def test_accepted_import_status_accepts_with_a_review(project, frame):
     manager = UserFactory()
     connection = connect(project, import_status=Connection.ImportStatus.ACCEPTED, created_by=manager)

@@ -156,6 +156,7 @@ def test_connection_api_is_for_managers_and_never_returns_the_token(make_member,
     assert empty["has_token"] is False and empty["latest_job"] is None
     assert empty["ml_backend_url"] == settings.AVS_PUBLIC_URL.rstrip("/") + "/ls/"
     assert empty["counts"] == {"tasks": 0, "predictions": 0, "annotations_imported": 0, "conflicts": 0}
+    assert empty["conflicts"] == []
     # Nothing to push yet: a readable 400.
     refused = client_for(manager).post(url + "push/")
     assert refused.status_code == 400 and "URL and token" in refused.json()["message"]

@@ -29,6 +29,7 @@ function connection(overrides: Partial<LabelStudioConnection> = {}): LabelStudio
     last_error: "",
     counts: {},
     latest_job: null,
+    conflicts: [],
     ...overrides,
   };
 }
@@ -153,6 +154,16 @@ describe("Label Studio connection", () => {
         last_push_at: "2025-01-02T09:59:00Z",
         counts: { tasks: 5, predictions: 4, annotations_imported: 3, conflicts: 1 },
         latest_job: done,
+        conflicts: [
+          {
+            ls_annotation_id: 501,
+            clip_id: 12,
+            clip_name: "drums.mp4",
+            frame_index: 3,
+            detail: "Frame 3 was edited in AVS Studio since it was imported; not applied.",
+            updated_at: "2025-01-02T09:58:00Z",
+          },
+        ],
       },
     });
     let pulled: Job | null = null;
@@ -166,6 +177,9 @@ describe("Label Studio connection", () => {
     expect(link.getAttribute("href")).toBe("http://ls.example.org:8080/projects/42/data");
     expect(text("ls-counts")).toContain("5 tasks · 4 predictions · 3 annotations imported");
     expect(text("ls-conflicts")).toBe("1 conflicts");
+    const conflict = byTestId("ls-conflict-list")!.querySelector("a")!;
+    expect(conflict.getAttribute("href")).toBe("/clips/12?frame=3"); // opens the frame in the annotator
+    expect(conflict.textContent).toBe("drums.mp4, frame 4");
     expect(text("ls-last-pull")).toBe("never");
     expect(byTestId("ls-last-error")).toBeNull();
     expect(byTestId("ls-state")!.dataset.state).toBe("connected");

@@ -1,4 +1,5 @@
 import { type FormEvent, useEffect, useRef, useState } from "react";
+import { Link } from "react-router-dom";
 import { ErrorBanner, FormError } from "../../components/ErrorBanner";
 import { formatAgo, formatDateTime } from "../../components/format";
 import { Loading } from "../../components/Loading";
@@ -219,10 +220,22 @@ function LabelStudioConnectionView({ projectId, data, jobs, onChanged }: ViewPro
         </dd>
       </dl>
       {count("conflicts") > 0 ? (
-        <p className="muted small">
-          A conflict is a Label Studio annotation of a frame edited here since it was imported: nothing was
-          overwritten; settle it in the annotator, then pull again.
-        </p>
+        <>
+          <p className="muted small">
+            A conflict is a Label Studio annotation of a frame edited here since it was imported: nothing was
+            overwritten; settle it in the annotator, then pull again.
+          </p>
+          <ul className="small" data-testid="ls-conflict-list">
+            {data.conflicts.map((conflict) => (
+              <li key={conflict.ls_annotation_id} title={conflict.detail}>
+                <Link to={`/clips/${conflict.clip_id}?frame=${conflict.frame_index}`}>
+                  {conflict.clip_name}, frame {conflict.frame_index + 1}
+                </Link>{" "}
+                <span className="muted">(Label Studio annotation {conflict.ls_annotation_id})</span>
+              </li>
+            ))}
+          </ul>
+        </>
       ) : null}
       {job ? (
         <div data-testid="ls-job" data-status={job.status} data-job-id={job.id}>
