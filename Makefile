@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 NPM_STAMP := frontend/node_modules/.installed
 
-.PHONY: run test install frontend labelstudio lint bench-ingest bench-sam bench-tti bench-training bench-labelstudio clean prereqs screenshots
+.PHONY: run test install frontend labelstudio lint bench-ingest bench-sam bench-tti bench-training bench-labelstudio bench-workers clean prereqs screenshots
 
 # Checked before anything is built: one line per missing tool, with its install command.
 prereqs:
@@ -70,6 +70,10 @@ bench-training: $(STAMP)
 
 bench-labelstudio: $(STAMP) $(LS_STAMP)
 	$(PY) benchmarks/labelstudio.py
+
+# Needs PostgreSQL (127.0.0.1:5432, a throwaway database) and Redis (a database of its own, emptied).
+bench-workers: $(STAMP)
+	$(PY) benchmarks/workers.py
 
 clean:
 	rm -rf var/e2e var/bench var/screenshots frontend/dist

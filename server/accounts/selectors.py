@@ -74,6 +74,16 @@ def project_access(
     raise PermissionDeniedError(f"This needs one of the roles: {allowed}; you are {role}.", {"role": role})
 
 
+def worker_health_visible(*, user: AbstractBaseUser | AnonymousUser) -> bool:
+    """Whether the user may see the workers and queues (GET /api/workers/): admins (superusers, staff) and users who
+    manage at least one project; the workers are shared by every project, so no project role is narrower."""
+    if not (user.is_authenticated and user.is_active):
+        return False
+    if user.is_superuser or user.is_staff:
+        return True
+    return Membership.objects.filter(user_id=user.pk, role=Role.MANAGER).exists()
+
+
 def membership_list(*, project_id: int) -> QuerySet[Membership]:
     """A project's members (with their users), in the order they joined."""
     return Membership.objects.filter(project_id=project_id).select_related("user").order_by("id")

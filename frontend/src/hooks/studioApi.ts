@@ -20,6 +20,7 @@ export type ClipStatus = Schemas["ClipStatusEnum"];
 export type ClipUpload = Schemas["ClipUpload"];
 export type Job = Schemas["Job"];
 export type JobStatus = Schemas["JobStatusEnum"];
+export type WorkerHealth = Schemas["WorkerHealth"];
 export type Label = Schemas["Label"];
 export type LabelInput = Schemas["LabelInputRequest"];
 export type LabelUpdateInput = Schemas["PatchedLabelUpdateInputRequest"];
@@ -128,6 +129,11 @@ export function listJobs(projectId: number, query: JobListQuery = {}): Promise<P
       params: { path: { project_id: projectId }, query: compact(query) },
     }),
   );
+}
+
+/** Alive workers, their queues and queue lengths (admins and managers; cached a few seconds by the server). */
+export function getWorkerHealth(refresh = false): Promise<WorkerHealth> {
+  return unwrap(api.GET("/api/workers/", { params: { query: refresh ? { refresh: true } : {} } }));
 }
 
 export function retryIngest(clipId: number) {

@@ -16,6 +16,7 @@ import { ModelsTab } from "./project/learning/ModelsTab";
 import { MembersPanel } from "./project/MembersPanel";
 import { ReviewQueuePanel } from "./project/ReviewQueuePanel";
 import { SettingsPanel } from "./project/SettingsPanel";
+import { WorkersLine } from "./project/WorkersLine";
 
 type TabId = "clips" | "jobs" | "queue" | "models" | "labels" | "members" | "settings";
 
@@ -179,6 +180,7 @@ export function ProjectPage() {
                 Refresh
               </button>
             </div>
+            {can.manage ? <WorkersLine /> : null}
             <ErrorBanner error={jobs.error} onRetry={jobs.refresh} context="Could not load jobs" />
             <JobsTable jobs={jobs.jobs} />
           </section>

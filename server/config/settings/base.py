@@ -275,6 +275,10 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Redis/SQS: CELERY_VISIBILITY_TIMEOUT must exceed the longest task time limit; workers refuse to start otherwise.
 # A task item whose deliveries killed their worker (out of memory?) this many times in a row is failed, not retried.
 AVS_TASK_MAX_DELIVERIES = env.int("AVS_TASK_MAX_DELIVERIES", default=3)
+# Worker health (GET /api/workers/, a queued job's waiting_reason): how long one `active_queues` broadcast waits for
+# the workers' replies (seconds), and how long its answer is cached (seconds, in the default cache).
+AVS_WORKER_INSPECT_TIMEOUT = env.float("AVS_WORKER_INSPECT_TIMEOUT", default=1.0)
+AVS_WORKER_HEALTH_TTL = env.int("AVS_WORKER_HEALTH_TTL", default=10)
 
 # --- Label Studio bridge (server.labelstudio; README "Label Studio") ---
 # How Label Studio and its annotators' browsers reach this server (task media URLs, the ML-backend URL pushed).

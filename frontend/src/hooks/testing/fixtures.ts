@@ -104,6 +104,7 @@ export function makeJob(overrides: Partial<Job> = {}): Job {
     message: "Decoding frames",
     error: "",
     target: { type: "media.clip", id: 11 },
+    waiting_reason: null,
     created_by: { id: 1, username: "ann" },
     created_at: T,
     updated_at: T,

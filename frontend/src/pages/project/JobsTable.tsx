@@ -49,6 +49,11 @@ export function JobProgress({ job }: { job: Job }) {
         label={job.status === "queued" ? "queued" : undefined}
       />
       {job.message ? <div className="job-message muted">{job.message}</div> : null}
+      {job.status === "queued" && job.waiting_reason ? (
+        <div className="job-waiting" role="status" data-testid={`job-waiting-${job.id}`}>
+          ⚠ {job.waiting_reason}
+        </div>
+      ) : null}
     </div>
   );
 }
