@@ -29,6 +29,7 @@ from server.annotations.models import Proposal
 from server.annotations.services import PROPOSAL_FALLBACK_LABEL, frame_sam_predict
 from server.core.errors import ApplicationError, ConflictError, NotFoundError
 from server.jobs.models import Job
+from server.labelstudio import label_config
 from server.labelstudio.brush import brush_result
 from server.labelstudio.events import (
     STORED_ACTIONS,
@@ -47,7 +48,7 @@ logger = logging.getLogger(__name__)
 
 MODEL_CLASS = "AVSStudio"
 GENERIC_VERSION = "AVSStudio"  # the model version of a Label Studio project no connection knows (yet)
-IMAGE_CONTROL = "image"
+IMAGE_CONTROL = label_config.IMAGE
 POINT_TYPE, BOX_TYPE = "keypointlabels", "rectanglelabels"
 SAM_VERSION_SUFFIX = " + SAM click"
 PENDING_SUFFIX = " (proposing)"
@@ -123,24 +124,33 @@ def _clip_preannotate(*, connection: Connection, clip: Clip) -> str:
     return f"Clip {clip.name} had no proposal: pre-annotation queued (job {job.pk}); predict again once it is done."
 
 
-def _frame_results(proposal: Proposal, frame: Frame, to_name: str) -> list[dict[str, Any]]:
+def frame_results(proposal: Proposal, frame: Frame, *, to_name: str = IMAGE_CONTROL) -> list[dict[str, Any]]:
+    """The `brushlabels` results of `proposal` on `frame`, one per instance (what /predict answers and a push attaches
+    as the task's prediction). Instances of another frame size (an earlier ingest of the clip) are left out."""
     entry = next((e for e in proposal.frames if e.get("frame_index") == frame.index), None)
     results = []
     for k, instance in enumerate((entry or {}).get("instances") or []):
         if list(instance["mask"].get("size", [])) != [frame.height, frame.width]:
             continue  # a proposal of an earlier ingest of the clip
         label = (instance.get("label") or "").strip() or PROPOSAL_FALLBACK_LABEL
+        score = instance.get("score")
         results.append(
             brush_result(
                 mask=instance["mask"],
                 label=label,
                 from_name=MASK_CONTROL,
                 to_name=to_name,
-                score=instance.get("score"),
+                score=None if score is None else round(float(score), 6),
                 result_id=f"avs-{proposal.pk}-{frame.index}-{k}",
             )
         )
     return results
+
+
+def prediction_score(acquisition: float | None) -> float | None:
+    """The prediction score Label Studio sees for a clip's latest acquisition score (None: unscored). Label Studio
+    serves the lowest score first; ours is in [0, 1], higher = label sooner: so 1 − acquisition."""
+    return None if acquisition is None else round(1.0 - min(1.0, max(0.0, float(acquisition))), 6)
 
 
 def ls_predict_tasks(*, connection: Connection, tasks: list[Any]) -> list[dict[str, Any]]:
@@ -152,6 +162,7 @@ def ls_predict_tasks(*, connection: Connection, tasks: list[Any]) -> list[dict[s
     version = _proposer(connection)
     name = model_version_name(version)
     proposals: dict[int, Proposal | None] = {}
+    scores: dict[int, float | None] = {}
     notes: dict[int, str] = {}
     answers = []
     for k, task in enumerate(tasks):
@@ -172,11 +183,12 @@ def ls_predict_tasks(*, connection: Connection, tasks: list[Any]) -> list[dict[s
                 {"result": [], "score": None, "model_version": name + PENDING_SUFFIX, "note": notes[frame.clip_id]}
             )
             continue
-        acquisition = _latest_score(frame.clip_id)
+        if frame.clip_id not in scores:
+            scores[frame.clip_id] = prediction_score(_latest_score(frame.clip_id))
         answers.append(
             {
-                "result": _frame_results(proposal, frame, IMAGE_CONTROL),
-                "score": None if acquisition is None else round(1.0 - acquisition, 6),
+                "result": frame_results(proposal, frame),
+                "score": scores[frame.clip_id],
                 "model_version": name,
             }
         )

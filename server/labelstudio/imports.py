@@ -41,6 +41,7 @@ from server.accounts.models import Role
 from server.annotations.models import Annotation, AnnotationRevision, Review
 from server.annotations.services import EDITABLE_STATUSES, annotation_update, review_create
 from server.core.errors import ApplicationError
+from server.labelstudio import label_config
 from server.labelstudio.brush import instances_from_results
 from server.labelstudio.models import AnnotationLink, Connection, TaskLink
 from server.media.models import Frame
@@ -48,7 +49,7 @@ from server.media.models import Frame
 logger = logging.getLogger(__name__)
 
 EXTERNAL_SOURCE = "labelstudio"
-MASK_CONTROL = "mask"  # the BrushLabels control of the pushed label config
+MASK_CONTROL = label_config.MASK  # the BrushLabels control of the pushed label config
 ACCEPT_COMMENT = (
     "Accepted on import from Label Studio: this project's Label Studio connection imports annotations as accepted."
 )

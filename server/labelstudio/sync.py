@@ -37,11 +37,10 @@ from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from server.annotations.models import Proposal
-from server.annotations.services import PROPOSAL_FALLBACK_LABEL
 from server.core.errors import ApplicationError, ConflictError
 from server.jobs.models import Job
 from server.labelstudio import label_config as config
-from server.labelstudio.brush import brush_result
+from server.labelstudio.backend import frame_results, model_version_name, prediction_score
 from server.labelstudio.media import audio_media_url, frame_media_url, media_url_fresh, public_url
 from server.labelstudio.models import AnnotationLink, Connection, TaskLink
 from server.learning.models import AcquisitionScore, ModelVersion
@@ -248,13 +247,6 @@ def _fail(connection: Connection, exc: SyncError) -> None:
 # --- what a push sends ---------------------------------------------------------------------------------
 
 
-def model_version_label(version: ModelVersion) -> str:
-    """The `model_version` string Label Studio shows (the ML backend's /setup and /predict say the same)."""
-    from server.labelstudio.backend import model_version_name
-
-    return model_version_name(version)
-
-
 def current_proposals(*, project: Project) -> dict[int, Proposal]:
     """`{clip_id: proposal}` of the project's current proposer (the version /ls/predict answers with)."""
     from server.learning.training import current_proposer_version
@@ -320,30 +312,12 @@ def _plan(*, project: Project) -> tuple[list[Planned], set[str]]:
         }
         prediction = None
         proposal = proposals.get(clip.pk)
-        entry = next((e for e in (proposal.frames if proposal else []) if e.get("frame_index") == frame.index), None)
-        if entry is not None:
-            result = []
-            for k, instance in enumerate(entry.get("instances") or []):
-                if list(instance["mask"].get("size", [])) != [frame.height, frame.width]:
-                    continue  # a proposal of an earlier ingest of the clip
-                label = (instance.get("label") or "").strip() or PROPOSAL_FALLBACK_LABEL
-                labels.add(label)
-                score = instance.get("score")
-                result.append(
-                    brush_result(
-                        mask=instance["mask"],
-                        label=label,
-                        from_name=config.MASK,
-                        to_name=config.IMAGE,
-                        score=None if score is None else round(float(score), 6),
-                        result_id=f"avs-{proposal.pk}-{frame.index}-{k}",
-                    )
-                )
-            # Label Studio serves the lowest score first; our acquisition score is higher = label sooner.
-            score = None if acquisition is None else round(1.0 - min(1.0, max(0.0, float(acquisition))), 6)
+        if proposal is not None and any(e.get("frame_index") == frame.index for e in proposal.frames):
+            result = frame_results(proposal, frame)
+            labels.update(r["value"]["brushlabels"][0] for r in result)
             prediction = {
-                "model_version": model_version_label(proposal.model_version),
-                "score": score,
+                "model_version": model_version_name(proposal.model_version),
+                "score": prediction_score(acquisition),
                 "result": result,
             }
         planned.append(Planned(frame=frame, data=data, prediction=prediction, key=prediction_key(prediction)))
@@ -426,7 +400,7 @@ def _push(
     links = {link.frame_id: link for link in TaskLink.objects.filter(connection=connection)}
     progress(15, f"{len(remote)} tasks already in Label Studio.")
 
-    our_versions = {model_version_label(v) for v in ModelVersion.objects.filter(project=project).only("pk", "name")}
+    our_versions = {model_version_name(v) for v in ModelVersion.objects.filter(project=project).only("pk", "name")}
     batch = max(1, int(settings.AVS_LS_PUSH_BATCH))
     new = [p for p in planned if p.frame.pk not in links]
     for start in range(0, len(new), batch):

@@ -8,7 +8,7 @@ from celery import Task, shared_task
 from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
-# --- webhook events (helper A: server.labelstudio.events) -----------------------------------------------------------
+# --- webhook events (server.labelstudio.events) ---------------------------------------------------------------------
 
 EVENT_SOFT_TIME_LIMIT = 120  # seconds: a few imports, each a Label Studio API call at most
 EVENT_MAX_RETRIES = 3
@@ -48,7 +48,7 @@ def labelstudio_event_task(self: Task, event_id: int) -> None:
     webhook_event_process(event_id=event_id)
 
 
-# --- push and pull (helper B) ---------------------------------------------------------------------------------------
+# --- push and pull (server.labelstudio.sync) ------------------------------------------------------------------------
 
 SYNC_SOFT_TIME_LIMIT = 3600  # seconds: a push of many frames is one API call per task to refresh
 SYNC_MAX_RETRIES = 3
