@@ -1,6 +1,6 @@
 """OpenAVS pipeline time against the bare forwards it cannot avoid, with full-size random models on CPU.
 
-    .venv/bin/python benchmarks/pipeline.py [--frames 5] [--max-boxes 5] [--seed 0]
+    .venv/bin/python benchmarks/pipeline.py [--frames 5] [--max-boxes 5] [--seed 0] [--sam3 [--sam3-frames 1]]
 
 Models are built from configs with random weights (nothing downloaded): CLAP in the laion/clap-htsat-unfused
 shape (HTSAT audio encoder without fusion, RoBERTa-base text encoder), Grounding DINO in the "tiny" shape
@@ -20,6 +20,13 @@ by 2-3x from one forward to the next (the same Grounding DINO forward takes 7 s 
 - pipeline / the same forwards timed inside it (hooks around the pipeline's own calls): what the pipeline adds
   around the forwards it cannot avoid, in the very same seconds, so the machine's swings cancel out.
 A 1-frame warm-up run first pays the models' first-call costs.
+
+`--sam3` adds the SAM 3 path (`models.segmenter`, mode "frame"): the same clip's first `--sam3-frames` frames through
+the pipeline with a random full-size SAM 3 (the facebook/sam3 shapes: `Sam3Config()` defaults, 1008 px inputs; a
+CLIP-layout byte tokenizer) in place of Grounding DINO + SAM 1, the same CLAP and tree. Its unavoidable forwards: the
+CLAP audio pass, SAM 3's text encoder once per clip, and per frame its vision encoder and one batched detector +
+mask-decoder call for the frame's nouns. It prints both paths' time per frame and SAM 3's two ratios, as above (the
+same ≤ 1.15 target). SAM 3 is several times heavier than Grounding DINO tiny + SAM ViT-B: one frame is the default.
 
 The CLAP text embeddings of the vocabulary are computed once per process and cached (`ClapTagger.embed_texts`):
 they are computed first, timed and reported, and count on neither side of the ratio. A small vocabulary (24
@@ -135,6 +142,10 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=5)
     parser.add_argument("--max-boxes", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--sam3", action="store_true", help="also the SAM 3 path (models.segmenter), timed the same way"
+    )
+    parser.add_argument("--sam3-frames", type=int, default=1, help="frames through the SAM 3 path, default 1")
     args = parser.parse_args()
     torch.manual_seed(args.seed)
 
@@ -226,9 +237,114 @@ def main() -> None:
         f"time outside them: {total - inside_total:.2f} s ({100 * (total - inside_total) / total:.1f} %)"
     )
     print(f"benchmark wall time: {time.perf_counter() - started:.0f} s")
+    if args.sam3:
+        frames = clip.num_frames
+        classic = {  # Grounding DINO + SAM 1 per frame, from the run above
+            "pipeline": (stages["grounding"] + stages["sam"]) / frames,
+            "bare": (bare["grounding"] + bare["sam"]) / frames,
+        }
+        _sam3(clip, tagger, tree, frames=min(args.sam3_frames, frames), classic=classic)
+        print(f"benchmark wall time, both paths: {time.perf_counter() - started:.0f} s")
     print()
     print("Weight-free baseline quality (the proposer that runs when no models are configured):")
     _baseline_quality()
+
+
+def build_sam3() -> Any:
+    """A random full-size SAM 3 (frame mode): `Sam3Config()` defaults, the facebook/sam3 shapes."""
+    from transformers import Sam3Config, Sam3ImageProcessor, Sam3Model, Sam3Processor
+
+    from ml_backend.foundation.concepts import Sam3ConceptSegmenter
+    from ml_backend.foundation.tiny import _clip_tokenizer
+
+    model = Sam3Model(Sam3Config()).eval()
+    processor = Sam3Processor(image_processor=Sam3ImageProcessor(), tokenizer=_clip_tokenizer(32))
+    return Sam3ConceptSegmenter(model, processor, name="sam3", score_threshold=0.0, mask_threshold=0.5)
+
+
+def _sam3(clip: ClipMedia, tagger: ClapTagger, tree: Any, *, frames: int, classic: dict[str, float]) -> None:
+    """The SAM 3 path on the clip's first `frames` frames, timed like the main table; prints per-frame times."""
+    start = time.perf_counter()
+    segmenter = build_sam3()
+    build = time.perf_counter() - start
+    pipeline = OpenAvsPipeline(
+        tagger=tagger,
+        translator=TreeTranslator(tree, max_nouns=3),
+        concepts=segmenter,
+        tree=tree,
+        options=EVERY_FRAME,
+        vocabulary=VOCABULARY,
+    )
+    part = ClipMedia(clip.frames[:frames], clip.timestamps[:frames], clip.fps, clip.audio, clip.sample_rate)
+    start = time.perf_counter()
+    pipeline.propose(ClipMedia(clip.frames[:1], clip.timestamps[:1], clip.fps, clip.audio, clip.sample_rate))
+    warm_up = time.perf_counter() - start
+
+    model = segmenter.model
+    timers = {
+        "audio_tagging": ForwardTimer(tagger.model.audio_model),
+        "text": ForwardTimer(model.text_encoder),
+        "vision": ForwardTimer(model.vision_encoder),
+        "detector": ForwardTimer(model),  # DETR encoder/decoder + mask decoder, all the frame's nouns at once
+    }
+    start = time.perf_counter()
+    proposal = pipeline.propose(part)
+    wall = time.perf_counter() - start
+    for timer in timers.values():
+        timer.remove()
+    bare = {key: timer.bare for key, timer in timers.items()}
+    total = wall - sum(bare.values())
+    stages = {key: seconds for key, seconds in proposal.meta["timings"].items()}
+    stages["audio_tagging"] -= bare["audio_tagging"]
+    stages["segmenter"] -= bare["text"] + bare["vision"] + bare["detector"]
+    masks = sum(len(i.provenance["boxes"]) for f in proposal.frames for i in f.instances)
+    inside = {key: timer.seconds for key, timer in timers.items()}
+
+    print()
+    print(
+        f"SAM 3 path (models.segmenter, mode frame): random full-size SAM 3, Sam3Config() defaults ({params(model)}),"
+    )
+    print(
+        f"built in {build:.1f} s; the same CLAP and tree; {frames} frame(s); nouns: "
+        f"{', '.join(proposal.meta['translation']['nouns'])}; SAM 3 masks per frame (union members): {masks / frames:.1f}"
+    )
+    print(f"warm-up run on 1 frame (untimed in the table): {warm_up:.1f} s")
+    print(f"{'stage':<34}{'pipeline s':>12}{'bare forwards s':>17}{'same forwards in pipeline s':>29}")
+    segmenter_bare = bare["text"] + bare["vision"] + bare["detector"]
+    segmenter_inside = inside["text"] + inside["vision"] + inside["detector"]
+    calls = f"{timers['vision'].calls}+{timers['detector'].calls}+{timers['text'].calls}x"
+    rows = [
+        (
+            "audio tagging (1 CLAP audio pass)",
+            stages["audio_tagging"],
+            bare["audio_tagging"],
+            inside["audio_tagging"],
+            "",
+        ),
+        ("prompt translation (tree)", stages["prompt_translation"], None, None, ""),
+        (f"SAM 3 ({frames} frames; vision+heads+text)", stages["segmenter"], segmenter_bare, segmenter_inside, calls),
+    ]
+    for title, seconds, bare_s, inside_s, note in rows:
+        bare_text = f"{bare_s:.2f}" if bare_s is not None else "-"
+        inside_text = f"{inside_s:.2f}{f' ({note})' if note else ''}" if inside_s is not None else "-"
+        print(f"{title:<34}{seconds:>12.2f}{bare_text:>17}{inside_text:>29}")
+    other = total - sum(row[1] for row in rows)
+    print(f"{'rest (merging, bookkeeping)':<34}{other:>12.2f}")
+    print(f"{'total':<34}{total:>12.2f}{sum(bare.values()):>17.2f}{sum(inside.values()):>29.2f}")
+    per_frame = stages["segmenter"] / frames
+    print(
+        f"per frame, text -> masks: SAM 3 {per_frame:.2f} s (bare: vision {bare['vision'] / frames:.2f} s + heads "
+        f"{bare['detector'] / frames:.2f} s, text once per clip {bare['text']:.2f} s); Grounding DINO + SAM 1 "
+        f"{classic['pipeline']:.2f} s (bare {classic['bare']:.2f} s); SAM 3 ÷ GD + SAM 1: "
+        f"{per_frame / classic['pipeline']:.2f}"
+    )
+    print(
+        f"ratio SAM 3 pipeline / bare forwards (re-run beside each call): {total / sum(bare.values()):.3f} (target <= 1.15)"
+    )
+    print(
+        f"ratio SAM 3 pipeline / the same forwards inside it: {total / sum(inside.values()):.3f} (target <= 1.15); "
+        f"time outside them: {total - sum(inside.values()):.2f} s"
+    )
 
 
 def _baseline_quality() -> None:

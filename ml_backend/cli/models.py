@@ -1,10 +1,14 @@
-"""`python -m ml_backend models fetch --out DIR [--set light|default]`: download the real models + a config.json.
+"""`python -m ml_backend models fetch --out DIR [--set light|default|tracking]`: download the real models and a
+config.json.
 
 `models list [--set NAME]` prints what a set downloads (files, sizes, pinned revisions, whether a SHA-256 is
 published). `models fetch` downloads it into DIR (resuming partial files, skipping complete ones, verifying sizes
 and digests) and writes `DIR/config.json` for `AVS_MODEL_CONFIG` / `propose --config`. A mirror that serves the
 same paths is used with `--base-url URL` or the `AVS_MODEL_MIRROR` variable. Any failure prints one line,
 `error: ...`, naming what was tried and why, and the exit code is 2; Ctrl-C keeps partial files for the next run.
+The `sam3` set's SAM 3 (facebook/sam3) is gated on the hub: accept its licence on its page while logged in, then
+log in here with an access token of that account (`huggingface-cli login`, or HF_TOKEN); `list` marks it GATED and
+a refused download says what to do.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import os
 import sys
 from pathlib import Path
 
-from ml_backend.foundation.fetch import DEFAULT_MANIFEST, MIRROR_ENV, FetchError, fetch_models, mirror_url
+from ml_backend.foundation.fetch import DEFAULT_MANIFEST, MIRROR_ENV, FetchError, fetch_models, gated_hint, mirror_url
 
 NAME = "models"
 HELP = "Download the real models (CLAP, Grounding DINO tiny, SAM ViT-B, CLIP, an instruct LLM) and write a config."
@@ -31,7 +35,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     fetch.add_argument("--out", required=True, type=Path, help="output folder (keep it under AVS_MODEL_ROOT)")
     fetch.add_argument(
-        "--set", dest="set_name", choices=sets, default="default", help="default: with the LLM; light: without it"
+        "--set",
+        dest="set_name",
+        choices=sets,
+        default="default",
+        help="default: with the LLM; light: without it; tracking: default + SAM 2 (mask propagation); "
+        "sam3: SAM 3 in place of Grounding DINO (gated: accept its licence on the hub and log in with a token first)",
     )
     fetch.add_argument(
         "--base-url",
@@ -83,9 +92,12 @@ def _list(set_name: str, base_url: str | None) -> int:
     total = 0
     for source in DEFAULT_MANIFEST.select(set_name):
         print(f"{source.key}: {source.source} -> {source.folder}/")
+        if source.gated:
+            print(f"  GATED: {gated_hint(source)}")
         for file in source.files:
             size = f"{file.size:>11,d} B" if file.size is not None else "  size unknown"
             digest = "sha256 published" if file.sha256 else "sha256 unknown"
+            digest += ", optional" if file.optional else ""
             print(f"  {size}  {digest:<16}  {mirror_url(source.url(file), base_url)}")
         total += source.size
     print(f"set {set_name!r}: at least {total / 1e9:.2f} GB")

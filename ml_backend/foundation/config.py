@@ -11,7 +11,11 @@ Layout (relative paths are relative to the file's folder; unknown keys are error
                       "box_threshold": 0.25, "text_threshold": 0.25},
         "sam":       {"type": "vit_b", "checkpoint": "sam_vit_b_01ec64.pth"},  # or "builder": "module:function"
         "llm":       {"path": "qwen2.5-0.5b-instruct"},                  # optional: null -> audio-visual tree
-        "clip":      {"path": "clip-vit-base-patch32"}                   # optional: OV-AVSS-style labels
+        "clip":      {"path": "clip-vit-base-patch32"},                  # optional: OV-AVSS-style labels
+        "tracker":   {"kind": "sam2_video", "path": "sam2.1-hiera-tiny",  # optional: mask propagation in the
+                      "min_confidence": 0.5},                            # annotator (or "sam3_tracker_video")
+        "segmenter": {"kind": "sam3", "path": "sam3", "mode": "frame",    # optional: SAM 3 replaces grounding + sam
+                      "score_threshold": 0.5, "mask_threshold": 0.5}     # in the proposer ("mode": "video")
       },
       "pipeline": {"top_k": 5, "max_nouns": 5, "merge": "union", "bavs_filter": false, "clip_labels": false,
                    "min_tag_score": 0.05, "min_window_rms": 0.0056},
@@ -22,6 +26,10 @@ Layout (relative paths are relative to the file's folder; unknown keys are error
     }
 
 Every setting has a dotted name (`models.clap.path`) that error messages use, so a person knows what to fix.
+
+`models.grounding` and `models.sam` are required unless `models.segmenter` is configured: then the translator's nouns
+prompt SAM 3 directly and the proposer neither loads nor needs Grounding DINO; `models.sam`, when also given, still
+serves the annotator's SAM clicks and the students' SAM features (the proposer does not use it).
 """
 
 from __future__ import annotations
@@ -96,13 +104,50 @@ class ClipSettings:
     template: str = "a photo of a {}."
 
 
+TRACKER_KINDS = ("sam2_video", "sam3_tracker_video")
+
+
+@dataclass(frozen=True)
+class TrackerSettings:
+    """Video mask tracker that propagates the annotator's masks through a clip (`ml_backend.foundation.tracking`):
+    transformers SAM 2 video (`Sam2VideoModel` + `Sam2VideoProcessor`, e.g. facebook/sam2.1-hiera-tiny) or SAM 3's
+    tracker (`Sam3TrackerVideoModel` + `Sam3TrackerVideoProcessor`). Not part of the proposer: it changes no
+    proposal, and no proposer's identity (`BackendConfig.to_dict` leaves it out)."""
+
+    path: str  # directory written by save_pretrained(); a hub id only with allow_network
+    kind: str = "sam2_video"  # "sam2_video" | "sam3_tracker_video"
+    # a propagated mask whose confidence (mean foreground probability inside it) is below this is flagged for a look
+    min_confidence: float = 0.5
+
+
+SEGMENTER_KINDS = ("sam3",)
+SEGMENTER_MODES = ("frame", "video")
+
+
+@dataclass(frozen=True)
+class SegmenterSettings:
+    """Concept segmenter that replaces Grounding DINO + SAM in the proposer (`ml_backend.foundation.concepts`): the
+    translator's nouns prompt SAM 3 directly, per frame (transformers `Sam3Model` + `Sam3Processor`) or with SAM 3
+    video over the clip, identities kept (`Sam3VideoModel`, the facebook/sam3 layout, which serves both modes)."""
+
+    path: str  # directory written by save_pretrained(); a hub id only with allow_network
+    kind: str = "sam3"  # "sam3"
+    mode: str = "frame"  # "frame": each frame alone | "video": SAM 3 video streamed over the clip
+    score_threshold: float = 0.5  # a detection counts from this score (instance × presence probability)
+    mask_threshold: float = 0.5  # a pixel is in a mask when its probability exceeds this
+    max_masks: int = 20  # per noun and frame, best first
+    max_objects: int = 16  # mode "video": objects tracked at once over the clip (bounds the tracker's state)
+
+
 @dataclass(frozen=True)
 class ModelsSettings:
     clap: ClapSettings
-    grounding: GroundingSettings
-    sam: SamSettings
+    grounding: GroundingSettings | None = None  # required unless models.segmenter is configured
+    sam: SamSettings | None = None  # required unless models.segmenter is configured
     llm: LlmSettings | None = None  # None: the deterministic audio-visual tree translates
     clip: ClipSettings | None = None  # needed by pipeline.clip_labels
+    tracker: TrackerSettings | None = None  # None: no mask propagation in the annotator
+    segmenter: SegmenterSettings | None = None  # None: Grounding DINO boxes + SAM masks (the default)
 
 
 @dataclass(frozen=True)
@@ -136,9 +181,13 @@ class BackendConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-safe data (paths as resolved), without `source`; `students` only when configured (so the
-        hash of a configuration without students does not change)."""
+        hash of a configuration without students does not change); without `models.tracker` (the annotator's
+        tracker proposes nothing: adding one changes no proposer's identity)."""
         data = dataclasses.asdict(self)
         data.pop("source")
+        data["models"].pop("tracker", None)
+        if data["models"].get("segmenter", 0) is None:  # so configurations without one keep their hash
+            data["models"].pop("segmenter")
         if not data["students"]:
             data.pop("students")
         return data
@@ -199,11 +248,21 @@ def config_from_dict(
     config = dataclasses.replace(config, students=students)
     if config.device not in ("auto", "cpu") and not config.device.startswith("cuda"):
         raise ConfigError(f"{source}: device: expected 'auto', 'cpu' or 'cuda[:N]', got {config.device!r}")
-    if config.models.grounding.kind not in ("grounding_dino", "owlv2"):
+    _check_stages(config.models, source)
+    if config.models.grounding is not None and config.models.grounding.kind not in ("grounding_dino", "owlv2"):
         raise ConfigError(
             f"{source}: models.grounding.kind: expected 'grounding_dino' or 'owlv2', got {config.models.grounding.kind!r}"
         )
-    if config.models.sam.type is None and config.models.sam.builder is None:
+    tracker = config.models.tracker
+    if tracker is not None and tracker.kind not in TRACKER_KINDS:
+        raise ConfigError(
+            f"{source}: models.tracker.kind: expected {' or '.join(map(repr, TRACKER_KINDS))}, got {tracker.kind!r}"
+        )
+    if tracker is not None and tracker.min_confidence > 1.0:
+        raise ConfigError(
+            f"{source}: models.tracker.min_confidence: expected a probability in [0, 1], got {tracker.min_confidence!r}"
+        )
+    if config.models.sam is not None and config.models.sam.type is None and config.models.sam.builder is None:
         raise ConfigError(f"{source}: models.sam: give a 'type' (vit_b, vit_l, vit_h) or a 'builder' (module:function)")
     if config.pipeline.merge not in ("union", "best"):
         raise ConfigError(f"{source}: pipeline.merge: expected 'union' or 'best', got {config.pipeline.merge!r}")
@@ -217,6 +276,32 @@ def config_from_dict(
     if policy is not None:
         policy.check(config)
     return config
+
+
+def _check_stages(models: ModelsSettings, source: str) -> None:
+    """The proposer's text -> masks stages: models.grounding + models.sam, or models.segmenter (SAM 3)."""
+    segmenter = models.segmenter
+    if segmenter is None:
+        for name in ("grounding", "sam"):
+            if getattr(models, name) is None:
+                raise ConfigError(
+                    f"{source}: models.{name}: required setting is missing "
+                    "(or configure models.segmenter, SAM 3, which replaces models.grounding and models.sam)"
+                )
+        return
+    if segmenter.kind not in SEGMENTER_KINDS:
+        raise ConfigError(
+            f"{source}: models.segmenter.kind: expected {' or '.join(map(repr, SEGMENTER_KINDS))}, got {segmenter.kind!r}"
+        )
+    if segmenter.mode not in SEGMENTER_MODES:
+        raise ConfigError(
+            f"{source}: models.segmenter.mode: expected {' or '.join(map(repr, SEGMENTER_MODES))}, got {segmenter.mode!r}"
+        )
+    for name in ("score_threshold", "mask_threshold"):
+        if getattr(segmenter, name) > 1.0:
+            raise ConfigError(
+                f"{source}: models.segmenter.{name}: expected a probability in [0, 1], got {getattr(segmenter, name)!r}"
+            )
 
 
 def _students(data: Any) -> dict[str, Any]:

@@ -6,7 +6,12 @@
     out/grounding_dino/             IDEA-Research/grounding-dino-tiny (GroundingDinoForObjectDetection + processor)
     out/sam/sam_vit_b_01ec64.pth    segment-anything ViT-B checkpoint
     out/clip/                       openai/clip-vit-base-patch32      (CLIPModel + CLIPProcessor)
-    out/llm/                        Qwen/Qwen2.5-0.5B-Instruct        (default set only)
+    out/llm/                        Qwen/Qwen2.5-0.5B-Instruct        (default and tracking sets)
+    out/sam2.1_hiera_tiny/          facebook/sam2.1-hiera-tiny        (tracking set only: Sam2VideoModel + processor,
+                                                                       the annotator's mask propagation, models.tracker)
+    out/sam3/                       facebook/sam3                     (sam3 set: Sam3VideoModel weights + Sam3Processor,
+                                                                       models.segmenter in place of Grounding DINO;
+                                                                       GATED: accept its licence on the hub first)
     out/config.json                 the model configuration (`ml_backend.foundation.config`), paths relative to out/
     out/downloads.json              per file: URL, size, SHA-256 of what arrived, and the SHA-256 expected ("unknown"
                                     where no digest is published for that file)
@@ -20,6 +25,12 @@ with the project's loader (`load_config`).
 A mirror (`base_url`, e.g. from `AVS_MODEL_MIRROR`) replaces the scheme and host of every URL and serves the same
 paths: `<mirror>/<org>/<repo>/resolve/<revision>/<file>` and `<mirror>/segment_anything/sam_vit_b_01ec64.pth`.
 Network and disk failures raise `FetchError` with a one-line message naming the URL or the file and the reason.
+
+Gated models (`ModelSource.gated`, facebook/sam3): the hub serves their files only to an account that accepted the
+model's licence on its page, with that account's access token. The token comes from `token`, else `HF_TOKEN`, else
+the one `huggingface-cli login` stored; it is sent to huggingface.co only (never to a mirror or any other host). A
+refusal (HTTP 401/403) says so: accept the licence on the page, log in with a token, run the command again. A file
+marked `optional` that the hub does not have at that revision (HTTP 404) is skipped.
 """
 
 from __future__ import annotations
@@ -48,6 +59,38 @@ class FetchError(RuntimeError):
     """A model file could not be fetched or verified; the message is one line naming the URL or file and why."""
 
 
+class HttpStatusError(FetchError):
+    """The server answered a download with an HTTP error `status` (401, 403, 404, ...)."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+HUB_HOST = "huggingface.co"  # the only host an access token is sent to
+
+
+def hub_token() -> str | None:
+    """The Hugging Face access token for gated models: HF_TOKEN, else the one `huggingface-cli login` stored."""
+    token = os.environ.get("HF_TOKEN", "").strip()
+    if token:
+        return token
+    try:
+        from huggingface_hub import get_token
+    except ImportError:  # pragma: no cover (huggingface_hub comes with transformers)
+        return None
+    return get_token()
+
+
+def gated_hint(source: ModelSource) -> str:
+    """What a person does to get a gated model's files."""
+    return (
+        f"{source.source.split('@')[0]} is gated: accept its licence while logged in at {source.gated}, then log in "
+        "here with an access token of that account (`huggingface-cli login`, or HF_TOKEN=<token>) and run the "
+        "command again"
+    )
+
+
 @dataclass(frozen=True)
 class RemoteFile:
     """One file of a model: its path under the model's folder (and under the source URL)."""
@@ -55,6 +98,7 @@ class RemoteFile:
     name: str
     size: int | None = None  # bytes; None when no size is published for this revision
     sha256: str | None = None  # hex digest; None when none is published (downloads.json records what arrived)
+    optional: bool = False  # skipped when the server does not have it (HTTP 404): layouts differ between uploads
 
 
 @dataclass(frozen=True)
@@ -67,6 +111,7 @@ class ModelSource:
     base_url: str  # file `name` is downloaded from f"{base_url}/{name}"
     files: tuple[RemoteFile, ...]
     settings: Mapping[str, Any] = field(default_factory=dict, hash=False)  # models.<key>; paths relative to out/
+    gated: str | None = None  # the hub page whose licence an account must accept before it may download the files
 
     def url(self, file: RemoteFile) -> str:
         return f"{self.base_url}/{file.name}"
@@ -103,6 +148,14 @@ CLAP_REVISION = "8fa0f1c6d0433df6e97c127f64b2a1d6c0dcda8a"
 GROUNDING_REVISION = "a2bb814dd30d776dcf7e30523b00659f4f141c71"
 CLIP_REVISION = "3d74acf9a28c67741b2f4f2ea7635f0aaf6f0268"
 LLM_REVISION = "7ae557604adf67be50417f59c2c2f167def9a775"
+# facebook/sam3 is gated: its files (and so its commits' digests) could not be read without an account that accepted
+# the licence, so the entry follows the branch; downloads.json records the revision's files as they arrived. The
+# transformers layout (Sam3VideoModel, model_type "sam3_video") serves both modes of models.segmenter.
+SAM3_REVISION = "main"
+# The revision that added the transformers weights. No SHA-256 of these files was at hand when the entry was written:
+# they are checked by nothing but their arrival, and downloads.json records the digest of what arrived (the tracking
+# set is opt-in for that reason).
+TRACKER_REVISION = "de431c4043854a71d8101e17995dfe596bf101a5"
 
 DEFAULT_MANIFEST = Manifest(
     models=(
@@ -212,12 +265,67 @@ DEFAULT_MANIFEST = Manifest(
             ),
             settings={"path": "llm", "max_new_tokens": 64},
         ),
+        ModelSource(
+            key="tracker",
+            folder="sam2.1_hiera_tiny",
+            source=f"facebook/sam2.1-hiera-tiny@{TRACKER_REVISION}",
+            base_url=_hf("facebook/sam2.1-hiera-tiny", TRACKER_REVISION),
+            files=(
+                RemoteFile("config.json"),
+                RemoteFile("model.safetensors"),
+                RemoteFile("preprocessor_config.json"),
+                RemoteFile("processor_config.json"),
+                RemoteFile("video_preprocessor_config.json"),
+            ),
+            settings={"kind": "sam2_video", "path": "sam2.1_hiera_tiny", "min_confidence": 0.5},
+        ),
+        ModelSource(
+            key="segmenter",
+            folder="sam3",
+            source=f"facebook/sam3@{SAM3_REVISION}",
+            base_url=_hf("facebook/sam3", SAM3_REVISION),
+            files=(
+                RemoteFile("config.json"),
+                RemoteFile("model.safetensors"),
+                RemoteFile("processor_config.json"),
+                RemoteFile("tokenizer.json"),
+                RemoteFile("tokenizer_config.json", optional=True),
+                RemoteFile("special_tokens_map.json", optional=True),
+                RemoteFile("vocab.json", optional=True),
+                RemoteFile("merges.txt", optional=True),
+                RemoteFile("preprocessor_config.json", optional=True),
+            ),
+            settings={"kind": "sam3", "path": "sam3", "mode": "frame", "score_threshold": 0.5, "mask_threshold": 0.5},
+            gated="https://huggingface.co/facebook/sam3",
+        ),
     ),
-    sets={"light": ("clap", "grounding", "sam", "clip"), "default": ("clap", "grounding", "sam", "clip", "llm")},
+    sets={
+        "light": ("clap", "grounding", "sam", "clip"),
+        "default": ("clap", "grounding", "sam", "clip", "llm"),
+        # SAM 3 in place of Grounding DINO; SAM ViT-B stays for the annotator's clicks and the students' features
+        "sam3": ("clap", "segmenter", "sam", "clip", "llm"),
+        "tracking": ("clap", "grounding", "sam", "clip", "llm", "tracker"),
+    },
     pipeline={"top_k": 5, "max_nouns": 5, "merge": "union", "bavs_filter": False, "clip_labels": False},
 )
 
 Opener = Callable[..., Any]  # urllib.request.urlopen's shape: (request, timeout=...) -> response
+
+
+class _NoCredentialsAcrossHosts(urllib.request.HTTPRedirectHandler):
+    """Follows redirects, but not with the Authorization header to another host (the hub redirects downloads to
+    signed URLs on its storage hosts, which need no token)."""
+
+    def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str) -> Any:
+        new = super().redirect_request(req, fp, code, msg, headers, newurl)
+        if new is not None and urllib.parse.urlsplit(newurl).hostname != urllib.parse.urlsplit(req.full_url).hostname:
+            new.remove_header("Authorization")
+        return new
+
+
+def open_url(request: urllib.request.Request, timeout: float) -> Any:
+    """`urllib.request.urlopen`, except that an access token never follows a redirect to another host."""
+    return urllib.request.build_opener(_NoCredentialsAcrossHosts).open(request, timeout=timeout)
 
 
 @dataclass
@@ -265,14 +373,16 @@ def fetch_models(
     base_url: str | None = None,
     verify: bool = False,
     timeout: float = 60.0,
-    opener: Opener = urllib.request.urlopen,
+    opener: Opener = open_url,
     log: Callable[[str], None] = print,
     progress: bool = False,
+    token: str | None = None,
 ) -> FetchReport:
     """Download the set's models into `out`, verify them and write `out/config.json`; see the module docstring.
 
     `verify`: re-hash files already complete and download again those whose SHA-256 differs from the manifest
-    (or, where it has none, from downloads.json). `opener` is injectable (tests, proxies). Raises `FetchError`.
+    (or, where it has none, from downloads.json). `opener` is injectable (tests, proxies). `token`: the access token
+    for gated models (None: `hub_token()`, read only when the set has one). Raises `FetchError`.
     """
     root = Path(out).expanduser().resolve()
     sources = manifest.select(set_name)
@@ -285,6 +395,7 @@ def fetch_models(
     with _exclusive(root):
         records = _read_records(root)
         for source in sources:
+            auth = _gated_headers(source, base_url, token, log=log)
             for file in source.files:
                 relative = f"{source.folder}/{file.name}"
                 url = mirror_url(source.url(file), base_url)
@@ -296,7 +407,17 @@ def fetch_models(
                         records[relative] = _record(url, target, file, _sha256(target))
                         _write_records(root, records)
                     continue
-                received = _fetch_file(url, target, file, opener=opener, timeout=timeout, progress=progress)
+                try:
+                    received = _fetch_file(
+                        url, target, file, opener=opener, timeout=timeout, progress=progress, headers=auth
+                    )
+                except HttpStatusError as exc:
+                    if exc.status == 404 and file.optional:
+                        log(f"{relative}: not on the server at this revision (optional, skipped)")
+                        continue
+                    if exc.status in (401, 403) and source.gated:
+                        raise FetchError(f"{exc}: {gated_hint(source)}") from None
+                    raise
                 digest = _verify(target.with_name(target.name + ".partial"), file, relative, url)
                 os.replace(target.with_name(target.name + ".partial"), target)
                 records[relative] = _record(url, target, file, digest)
@@ -330,8 +451,31 @@ def _complete(target: Path, file: RemoteFile, record: dict | None, *, verify: bo
     return True
 
 
-def _fetch_file(url: str, target: Path, file: RemoteFile, *, opener: Opener, timeout: float, progress: bool) -> int:
-    """Bring `<target>.partial` to the whole file, resuming from its current length. Returns the bytes received."""
+def _gated_headers(
+    source: ModelSource, base_url: str | None, token: str | None, *, log: Callable[[str], None]
+) -> dict[str, str]:
+    """The Authorization header for a gated model's files on huggingface.co ({} for other models and hosts)."""
+    if not source.gated or urllib.parse.urlsplit(mirror_url(source.base_url, base_url)).hostname != HUB_HOST:
+        return {}
+    token = token or hub_token()
+    if not token:
+        log(f"{source.key}: {source.source} is gated and no access token was found; {gated_hint(source)}")
+        return {}
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _fetch_file(
+    url: str,
+    target: Path,
+    file: RemoteFile,
+    *,
+    opener: Opener,
+    timeout: float,
+    progress: bool,
+    headers: Mapping[str, str] | None = None,
+) -> int:
+    """Bring `<target>.partial` to the whole file, resuming from its current length. Returns the bytes received.
+    `headers`: sent with the request besides User-Agent and Range (the access token of a gated model)."""
     partial = target.with_name(target.name + ".partial")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -343,7 +487,8 @@ def _fetch_file(url: str, target: Path, file: RemoteFile, *, opener: Opener, tim
         offset = 0
     if file.size is not None and offset == file.size and partial.is_file():
         return 0  # a previous run got every byte but stopped before checking it
-    headers = {"User-Agent": USER_AGENT}
+    extra = dict(headers or {})
+    headers = {**extra, "User-Agent": USER_AGENT}
     if offset:
         headers["Range"] = f"bytes={offset}-"
     try:
@@ -353,8 +498,8 @@ def _fetch_file(url: str, target: Path, file: RemoteFile, *, opener: Opener, tim
             if _content_range_total(exc.headers.get("Content-Range")) == offset:
                 return 0
             partial.unlink()
-            return _fetch_file(url, target, file, opener=opener, timeout=timeout, progress=progress)
-        raise FetchError(f"could not download {url}: HTTP {exc.code} {_one_line(exc.reason)}") from None
+            return _fetch_file(url, target, file, opener=opener, timeout=timeout, progress=progress, headers=extra)
+        raise HttpStatusError(f"could not download {url}: HTTP {exc.code} {_one_line(exc.reason)}", exc.code) from None
     except (urllib.error.URLError, OSError, http.client.HTTPException, ValueError) as exc:
         hint = f"no network? a mirror can be given with --base-url or {MIRROR_ENV}"
         raise FetchError(f"could not download {url}: {_reason(exc)} ({hint})") from None
@@ -364,7 +509,7 @@ def _fetch_file(url: str, target: Path, file: RemoteFile, *, opener: Opener, tim
             if _content_range_start(response.headers.get("Content-Range")) != offset:  # not the range asked for
                 response.close()
                 partial.unlink()
-                return _fetch_file(url, target, file, opener=opener, timeout=timeout, progress=progress)
+                return _fetch_file(url, target, file, opener=opener, timeout=timeout, progress=progress, headers=extra)
             mode = "ab"
         else:
             mode, offset = "wb", 0  # the whole file (a server without Range support): start over

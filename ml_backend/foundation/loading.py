@@ -237,12 +237,13 @@ def load_pretrained(
     context: LoadContext,
     model_class: str,
     processor_class: str,
-    vocab_size: Callable[[Any], int],
+    vocab_size: Callable[[Any], int] | None,
 ) -> tuple[Any, Any]:
     """(model, processor) of transformers classes named `model_class`/`processor_class` from `path`.
 
     config -> model (in the placement's dtype, eval, on its device) -> processor (or tokenizer). Checks that
-    the weights fit the model and that the tokenizer is not blank (`vocab_size(model.config)` tokens expected).
+    the weights fit the model and that the tokenizer is not blank (`vocab_size(model.config)` tokens expected;
+    None: a model without text input, whose processor has no tokenizer).
     Raises `ModelLoadError` naming `setting` and `path`.
     """
     source, local_only = pretrained_source(path, setting=setting, context=context)
@@ -255,8 +256,9 @@ def load_pretrained(
         )
         processor = getattr(transformers, processor_class).from_pretrained(source, local_files_only=local_only)
     check_loading_info(info, total=len(model.state_dict()), setting=setting, path=path)
-    tokenizer = getattr(processor, "tokenizer", processor)
-    check_vocabulary(tokenizer, expected=vocab_size(model.config), setting=setting, path=path)
+    if vocab_size is not None:
+        tokenizer = getattr(processor, "tokenizer", processor)
+        check_vocabulary(tokenizer, expected=vocab_size(model.config), setting=setting, path=path)
     return model.to(context.placement.torch_device).eval(), processor
 
 

@@ -90,7 +90,7 @@ class ModelPolicy:
                 "allow_network = true: refused: downloading models from a hub is not allowed here "
                 f"(an administrator can allow it with {NETWORK_SETTING}=true); point the model paths at local folders"
             )
-        builder = config.models.sam.builder
+        builder = config.models.sam.builder if config.models.sam is not None else None
         if builder is not None:
             refusal = builder_refusal(builder, allow_custom=self.allow_custom_builders)
             if refusal is not None:
@@ -116,15 +116,19 @@ class ModelPolicy:
 def model_paths(config: BackendConfig) -> list[tuple[str, str]]:
     """(dotted setting, value) of every model file or folder `config` names."""
     models = config.models
-    found = [
-        ("models.clap.path", models.clap.path),
-        ("models.grounding.path", models.grounding.path),
-        ("models.sam.checkpoint", models.sam.checkpoint),
-    ]
+    found = [("models.clap.path", models.clap.path)]
+    if models.grounding is not None:
+        found.append(("models.grounding.path", models.grounding.path))
+    if models.sam is not None:
+        found.append(("models.sam.checkpoint", models.sam.checkpoint))
+    if models.segmenter is not None:
+        found.append(("models.segmenter.path", models.segmenter.path))
     if models.llm is not None:
         found.append(("models.llm.path", models.llm.path))
     if models.clip is not None:
         found.append(("models.clip.path", models.clip.path))
+    if models.tracker is not None:
+        found.append(("models.tracker.path", models.tracker.path))
     return found
 
 

@@ -7,6 +7,8 @@
     "sam"       -> sam.build_sam_segmenter                (SamSegmenter)
     "llm"       -> prompt_translation.build_chat_llm      (ChatLlm)
     "clip"      -> clip_labels.build_clip_labeller        (ClipLabeller)
+    "segmenter" -> concepts.build_concept_segmenter       (Sam3ConceptSegmenter | Sam3VideoSegmenter: SAM 3)
+    "tracker"   -> tracking.build_video_tracker           (VideoTracker: mask propagation in the annotator)
 
 `ModelCache.get(kind, settings, context)` loads each (kind, settings, context) once and keeps it, logging one line
 per load ("loaded the sam model in 1.20 s (pid ...)"); `process_cache` is the one instance a process shares
@@ -35,12 +37,14 @@ import torch
 
 from ml_backend.foundation.audio_tagging import build_clap_tagger
 from ml_backend.foundation.clip_labels import build_clip_labeller
+from ml_backend.foundation.concepts import build_concept_segmenter
 from ml_backend.foundation.config import BackendConfig
 from ml_backend.foundation.grounding import build_grounding_detector
 from ml_backend.foundation.loading import LoadContext, select_placement
 from ml_backend.foundation.policy import ModelPolicy
 from ml_backend.foundation.prompt_translation import build_chat_llm
 from ml_backend.foundation.sam import build_sam_segmenter
+from ml_backend.foundation.tracking import build_video_tracker
 
 Loader = Callable[[Any, LoadContext], Any]
 
@@ -52,6 +56,8 @@ model_registry: dict[str, Loader] = {
     "sam": build_sam_segmenter,
     "llm": build_chat_llm,
     "clip": build_clip_labeller,
+    "segmenter": build_concept_segmenter,
+    "tracker": build_video_tracker,
 }
 
 

@@ -11,6 +11,9 @@ pointing at them, so the real loading code (`ml_backend.foundation.registry`) ru
                          greedy decoding always answers {"objects": ["dog"]} (attention and MLP outputs are
                          zeroed, so each next token depends only on the current one, along a fixed chain)
     out/clip/            CLIPModel + CLIPProcessor
+    out/sam2_video/      Sam2VideoModel + Sam2VideoProcessor (64 px inputs; the config's models.tracker)
+    out/sam3/            only with `sam3=True`: a tiny SAM 3 (Sam3VideoModel, the facebook/sam3 layout) + Sam3Processor,
+                         and out/config.sam3.json, the configuration with models.segmenter instead of grounding
     out/config.json      models.* pointing at the above; grounding thresholds 0 (a random detector scores
                          boxes arbitrarily: with 0, every query of every frame yields a box) and
                          pipeline.min_tag_score 0 (a random CLAP's tags all score about 1/|vocabulary|)
@@ -365,11 +368,176 @@ def build_tiny_clip(seed: int = 0) -> tuple[Any, Any]:
     return model, CLIPProcessor(image_processor=images, tokenizer=tokenizer)
 
 
+# --- SAM 2 video (the tracker) ------------------------------------------------------------------------------
+
+
+def build_tiny_sam2_video(seed: int = 0, *, image_size: int = 64) -> tuple[Any, Any]:
+    """(Sam2VideoModel, Sam2VideoProcessor): a 5-block Hiera on `image_size` px inputs (a multiple of 16), a
+    1-layer memory attention over 3 memory frames; ~1 M parameters.
+
+    Widths the model ties together: the memory encoder's output is 64 channels (its memory cross-attention expects
+    that), and the image features (FPN, prompt encoder, mask decoder, memory attention) are twice as wide, so the
+    object pointers split into memory-sized tokens as in the released sizes."""
+    from transformers import (
+        Sam2ImageProcessor,
+        Sam2VideoConfig,
+        Sam2VideoModel,
+        Sam2VideoProcessor,
+        Sam2VideoVideoProcessor,
+    )
+
+    size, width = image_size, 128
+    grid = [[size // 4, size // 4], [size // 8, size // 8], [size // 16, size // 16]]
+    _seeded(seed)
+    config = Sam2VideoConfig(
+        vision_config=dict(
+            model_type="sam2_vision_model",
+            backbone_config=dict(
+                model_type="sam2_hiera_det_model",
+                hidden_size=8,
+                num_attention_heads=1,
+                image_size=[size, size],
+                blocks_per_stage=[1, 1, 2, 1],
+                embed_dim_per_stage=[8, 16, 32, 64],
+                num_attention_heads_per_stage=[1, 1, 2, 2],
+                window_size_per_stage=[2, 2, 2, 2],
+                global_attention_blocks=[3],
+                window_positional_embedding_background_size=[2, 2],
+            ),
+            backbone_channel_list=[64, 32, 16, 8],
+            backbone_feature_sizes=grid,
+            fpn_hidden_size=width,
+        ),
+        prompt_encoder_config=dict(hidden_size=width, image_size=size, patch_size=16, mask_input_channels=4),
+        mask_decoder_config=dict(hidden_size=width, mlp_dim=64, num_attention_heads=2, iou_head_hidden_dim=16),
+        image_size=size,
+        num_maskmem=3,
+        max_object_pointers_in_encoder=4,
+        memory_attention_hidden_size=width,
+        memory_attention_num_layers=1,
+        memory_attention_feed_forward_hidden_size=64,
+        memory_attention_rope_feat_sizes=grid[-1],
+        memory_encoder_hidden_size=width,
+        memory_encoder_output_channels=64,
+        mask_downsampler_embed_dim=width,
+        memory_fuser_embed_dim=width,
+        memory_fuser_intermediate_dim=64,
+    )
+    model = Sam2VideoModel(config).eval()
+    processor = Sam2VideoProcessor(
+        image_processor=Sam2ImageProcessor(
+            size={"height": size, "width": size}, mask_size={"height": size // 4, "width": size // 4}
+        ),
+        video_processor=Sam2VideoVideoProcessor(size={"height": size, "width": size}),
+        target_size=size,
+    )
+    return model, processor
+
+
+# --- SAM 3 (the concept segmenter) --------------------------------------------------------------------------
+
+SAM3_IMAGE_SIZE = 112  # px: an 8×8 grid of 14 px patches
+
+
+def build_tiny_sam3(seed: int = 0, *, video: bool = True) -> tuple[Any, Any]:
+    """(Sam3VideoModel, or Sam3Model with `video=False`; Sam3Processor) on 112 px inputs, with a CLIP-layout byte
+    tokenizer (32 tokens, SAM 3's text length) and 2 object queries.
+
+    `video=True` is the facebook/sam3 layout (model_type "sam3_video": detector + tracker, ~4 M parameters), which
+    `Sam3Model` also loads (mode "frame"). Widths the tracker ties together: its memory encoder's output is 64
+    channels (its memory cross-attention expects that) and the image features (FPN, DETR, tracker) are twice as
+    wide, so the object pointers split into memory-sized tokens as in the released size. `video=False` is an
+    image-only SAM 3 32 channels wide (~0.3 M parameters). The video config keeps SAM 3 video's own thresholds except
+    `new_det_thresh` 0 (a random detector's scores are about 0.25: any detection may start an object), and the
+    tracker's object-score head is biased so that a tracked object is always visible (a random head would call it
+    gone about every other frame)."""
+    from transformers import Sam3Config, Sam3ImageProcessor, Sam3Model, Sam3Processor, Sam3VideoConfig, Sam3VideoModel
+
+    size, patch = SAM3_IMAGE_SIZE, 14
+    grid = size // patch
+    width = 128 if video else 32
+    tokenizer = _clip_tokenizer(32)
+    _seeded(seed)
+    vision = dict(
+        backbone_config=dict(
+            model_type="sam3_vit_model",
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            image_size=size,
+            patch_size=patch,
+            window_size=4,
+            global_attn_indexes=[1],
+            pretrain_image_size=size // 2,
+        ),
+        fpn_hidden_size=width,
+        backbone_feature_sizes=[[4 * grid, 4 * grid], [2 * grid, 2 * grid], [grid, grid]],
+    )
+    small = dict(num_attention_heads=2, intermediate_size=64)
+    detector = dict(
+        vision_config=vision,
+        text_config={**_clip_text_config(tokenizer, 32), "projection_dim": 32},
+        geometry_encoder_config=dict(hidden_size=width, num_layers=1, roi_size=2, **small),
+        detr_encoder_config=dict(hidden_size=width, num_layers=1, **small),
+        detr_decoder_config=dict(hidden_size=width, num_layers=1, num_queries=2, **small),
+        mask_decoder_config=dict(hidden_size=width, num_attention_heads=2),
+    )
+    if not video:
+        model: Any = Sam3Model(Sam3Config(**detector)).eval()
+    else:
+        tracker = dict(
+            vision_config=vision,
+            prompt_encoder_config=dict(hidden_size=width, image_size=size, patch_size=patch, mask_input_channels=4),
+            mask_decoder_config=dict(
+                hidden_size=width, mlp_dim=64, num_attention_heads=2, iou_head_hidden_dim=32, num_hidden_layers=1
+            ),
+            num_maskmem=3,
+            max_object_pointers_in_encoder=4,
+            memory_attention_hidden_size=width,
+            memory_attention_num_layers=1,
+            memory_attention_feed_forward_hidden_size=64,
+            memory_encoder_hidden_size=width,
+            memory_encoder_output_channels=64,
+            mask_downsampler_embed_dim=width,
+            memory_fuser_num_layers=1,
+            memory_fuser_embed_dim=width,
+            memory_fuser_intermediate_dim=64,
+            image_size=size,
+        )
+        config = Sam3VideoConfig(
+            detector_config=detector, tracker_config=tracker, low_res_mask_size=4 * grid, new_det_thresh=0.0
+        )
+        config.image_size = size
+        model = Sam3VideoModel(config).eval()
+        with torch.no_grad():  # the tracker always sees its objects (a random head would call them gone half the time)
+            model.tracker_model.mask_decoder.pred_obj_score_head.proj_out.bias.fill_(10.0)
+    images = Sam3ImageProcessor(size={"height": size, "width": size}, mask_size={"height": 4 * grid, "width": 4 * grid})
+    return model, Sam3Processor(image_processor=images, tokenizer=tokenizer)
+
+
+def write_tiny_sam3(out: str | Path, *, seed: int = 0, video: bool = True) -> Path:
+    """Save `build_tiny_sam3(seed, video=video)` into the folder `out` (`save_pretrained`: config.json, weights,
+    the processor); returns `out` (the value of `models.segmenter.path`)."""
+    from ml_backend.foundation.loading import quiet_transformers
+
+    quiet_transformers()
+    folder = Path(out)
+    model, processor = build_tiny_sam3(seed, video=video)
+    model.save_pretrained(folder)
+    processor.save_pretrained(folder)
+    return folder
+
+
 # --- the fixture set ---------------------------------------------------------------------------------------
 
 
-def write_fixtures(out: str | Path, *, seed: int = 0) -> Path:
-    """Write every tiny model under `out` plus `out/config.json`; returns the config's path."""
+def write_fixtures(out: str | Path, *, seed: int = 0, sam3: bool = False) -> Path:
+    """Write every tiny model under `out` plus `out/config.json`; returns the config's path.
+
+    `sam3`: also a tiny SAM 3 in the facebook/sam3 layout (`out/sam3/`, `write_tiny_sam3`, ~14 MB) and
+    `out/config.sam3.json`, the same configuration with `models.segmenter` (mode "frame"; "video" works on the same
+    folder) in place of `models.grounding` (`models.sam` stays for the annotator's SAM clicks)."""
     from ml_backend.foundation.loading import quiet_transformers
 
     quiet_transformers()
@@ -381,6 +549,7 @@ def write_fixtures(out: str | Path, *, seed: int = 0) -> Path:
         ("owlv2", build_tiny_owlv2),
         ("llm", build_tiny_llm),
         ("clip", build_tiny_clip),
+        ("sam2_video", build_tiny_sam2_video),
     ):
         model, processor = build(seed)
         model.save_pretrained(root / name)
@@ -402,6 +571,7 @@ def write_fixtures(out: str | Path, *, seed: int = 0) -> Path:
             "sam": {"builder": "ml_backend.foundation.tiny:build_tiny_sam", "checkpoint": "sam/tiny_sam.pth"},
             "llm": {"path": "llm", "max_new_tokens": 16},
             "clip": {"path": "clip"},
+            "tracker": {"kind": "sam2_video", "path": "sam2_video", "min_confidence": 0.5},
         },
         # min_tag_score 0: a random CLAP spreads its probability evenly (about 1/|vocabulary| per tag), so any floor
         # would drop every tag; silent windows stay gated (min_window_rms's default)
@@ -416,4 +586,18 @@ def write_fixtures(out: str | Path, *, seed: int = 0) -> Path:
     }
     path = root / "config.json"
     path.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+    if sam3:
+        write_tiny_sam3(root / "sam3", seed=seed)
+        models = {key: value for key, value in config["models"].items() if key != "grounding"}
+        # thresholds 0: a random SAM 3 scores about 0.25 and its mask logits are about 0, so every query of every
+        # frame yields a mask (of every pixel: a random model's masks mean nothing)
+        models["segmenter"] = {
+            "kind": "sam3",
+            "path": "sam3",
+            "mode": "frame",
+            "score_threshold": 0.0,
+            "mask_threshold": 0.0,
+            "max_objects": 8,
+        }
+        (root / "config.sam3.json").write_text(json.dumps({**config, "models": models}, indent=2) + "\n", "utf-8")
     return path

@@ -9,6 +9,12 @@ Stages, one foundation module each:
 3. text -> boxes (`foundation.grounding`): per frame, Grounding DINO (or OWLv2) boxes for the nouns that
    frame's sounding sources support (below);
 4. boxes -> masks (`foundation.sam`): per frame, ONE SAM image embedding and ONE decoder call for all boxes.
+Or, with a concept segmenter (`models.segmenter`: SAM 3, `foundation.concepts`), stages 3-4 are one: the nouns a
+frame's sources support prompt SAM 3 directly, which masks every instance of each (mode "frame": each frame alone,
+ONE vision-encoder forward and ONE batched call for the frame's nouns; mode "video": SAM 3 video streamed over the
+clip, an object keeping its identity from frame to frame, every frame through the model with all the clip's nouns
+and each frame reporting only the objects of the nouns its sources support). The per-frame gates below apply
+unchanged.
 
 Per-frame sounding sources (BAVS-style; only what sounds in a frame's window is a sounding object there):
 - a frame whose window is *silent* (RMS below `min_window_rms`, about -45 dBFS) gets no masks;
@@ -29,23 +35,28 @@ does not grow with the clip (the tags, T × top_k, and what `emit` keeps aside).
 
 Instances are merged per noun on each frame: `merge="union"` (default) makes one instance whose mask is the
 union of the noun's masks (probability: the per-pixel maximum; score: the best member's), `merge="best"` keeps
-only the best-scoring mask. A mask's score is box score × SAM's predicted IoU (clipped to [0, 1]).
+only the best-scoring mask. A mask's score is box score × SAM's predicted IoU (clipped to [0, 1]); with SAM 3, SAM
+3's own score (instance × presence probability; mode "video": the object's detection score).
 
 Options: `clip_labels` relabels each instance with CLIP on its masked crop against the object vocabulary
 (OV-AVSS style; project labels, else the tree's object categories); `bavs_filter` drops instances whose label
 meets none of the frame's audio tags in the audio-visual tree (BAVS stage 2), rejecting off-screen sounds.
 
 Provenance of each instance: the frame's kept audio tags supporting it -> noun (translator) -> boxes -> model names.
+With SAM 3: `"concept"` (the noun it was prompted with), `"segmenter": {"kind", "model", "mode", "score_threshold",
+"mask_threshold"}` and `"boxes"`, one per merged SAM 3 mask: `{"xyxy", "score"}` (mode "video": plus `"object_id"`
+and `"tracker_score"`).
 
 What is computed on the way and kept for reuse (`ClipProposal.features`, `FrameInstances.embedding`): each
 window's tags and its CLAP audio embedding (T×D, unit rows), and each frame's SAM image embedding averaged over the
-grid cells covering the frame (C = 256). SAM embeds every frame for it, also frames where nothing was boxed.
+grid cells covering the frame (C = 256). SAM embeds every frame for it, also frames where nothing was boxed. With SAM
+3: its stride-1 FPN features averaged over the grid (`concepts.VISUAL_KIND`, C = 256), every frame too.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -53,6 +64,7 @@ import numpy as np
 
 from ml_backend.foundation.audio_tagging import ClapTagger
 from ml_backend.foundation.clip_labels import ClipLabeller
+from ml_backend.foundation.concepts import ConceptMask, ConceptSegmenter, ConceptSession
 from ml_backend.foundation.config import BackendConfig, PipelineSettings
 from ml_backend.foundation.grounding import Detector
 from ml_backend.foundation.policy import ModelPolicy
@@ -68,7 +80,7 @@ from ml_backend.foundation.registry import ModelCache, load_context, process_cac
 from ml_backend.foundation.sam import SamSegmenter
 from ml_backend.media.clip import SILENCE_RMS, WINDOW_SILENCE_RMS, require_audible, window_rms
 from ml_backend.media.source import ClipSource, chunks
-from ml_backend.pipelines.names import MODEL, openavs_name
+from ml_backend.pipelines.names import MODEL, openavs_name, segmenter_name
 from ml_backend.types import (
     AudioTag,
     AudioTags,
@@ -112,8 +124,9 @@ class OpenAvsOptions:
 class OpenAvsPipeline:
     """The training-free proposer. `propose(clip, labels=...) -> ClipProposal` (model "openavs").
 
-    Components are passed in loaded (see `build_openavs_pipeline`); `vocabulary` is the CLAP sound vocabulary
-    (None: the AudioSet class names). `timer` is injectable (seconds, monotonic).
+    Components are passed in loaded (see `build_openavs_pipeline`): a `detector` and a SAM `segmenter`, or a
+    `concepts` segmenter (SAM 3) in their place; `vocabulary` is the CLAP sound vocabulary (None: the AudioSet class
+    names). `timer` is injectable (seconds, monotonic).
     """
 
     def __init__(
@@ -121,8 +134,9 @@ class OpenAvsPipeline:
         *,
         tagger: ClapTagger,
         translator: PromptTranslator,
-        detector: Detector,
-        segmenter: SamSegmenter,
+        detector: Detector | None = None,
+        segmenter: SamSegmenter | None = None,
+        concepts: ConceptSegmenter | None = None,
         tree: AvTree,
         labeller: ClipLabeller | None = None,
         options: OpenAvsOptions | None = None,
@@ -133,6 +147,7 @@ class OpenAvsPipeline:
         self.translator = translator
         self.detector = detector
         self.segmenter = segmenter
+        self.concepts = concepts
         self.tree = tree
         self.labeller = labeller
         self.options = options or OpenAvsOptions()
@@ -142,17 +157,23 @@ class OpenAvsPipeline:
             raise ValueError("clip_labels needs a CLIP labeller")
         if self.options.merge not in ("union", "best"):
             raise ValueError(f"merge must be 'union' or 'best', got {self.options.merge!r}")
+        if concepts is None and (detector is None or segmenter is None):
+            raise ValueError("give a detector and a SAM segmenter, or a concept segmenter (SAM 3) in their place")
+        if concepts is not None and (detector is not None or segmenter is not None):
+            raise ValueError("a concept segmenter (SAM 3) replaces the detector and SAM: give one or the other")
 
     @property
     def models(self) -> dict[str, str | None]:
+        """Stage -> model name (the same as `ml_backend.serving.info.openavs_models` of the configuration)."""
         llm = getattr(self.translator, "llm", None)
-        return {
-            "audio_tagging": self.tagger.name,
-            "llm": llm.name if llm is not None else None,
-            "grounding": self.detector.name,
-            "sam": self.segmenter.name,
-            "clip": self.labeller.name if self.labeller is not None and self.options.clip_labels else None,
-        }
+        names: dict[str, str | None] = {"audio_tagging": self.tagger.name, "llm": llm.name if llm is not None else None}
+        if self.concepts is not None:
+            names["segmenter"] = segmenter_name(self.concepts.name, self.concepts.mode)
+        else:
+            assert self.detector is not None and self.segmenter is not None
+            names.update(grounding=self.detector.name, sam=self.segmenter.name)
+        names["clip"] = self.labeller.name if self.labeller is not None and self.options.clip_labels else None
+        return names
 
     @property
     def name(self) -> str:
@@ -160,8 +181,7 @@ class OpenAvsPipeline:
 
     def sound_vocabulary(self, labels: Sequence[str]) -> list[str]:
         """The CLAP vocabulary for a clip: the open vocabulary plus project labels not already in it."""
-        known = {v.lower() for v in self.vocabulary}
-        return self.vocabulary + [label for label in dict.fromkeys(labels) if label.lower() not in known]
+        return sound_vocabulary(self.vocabulary, labels)
 
     def object_vocabulary(self, labels: Sequence[str]) -> list[str]:
         """CLIP's vocabulary: the project labels, else every object category of the tree."""
@@ -213,14 +233,24 @@ class OpenAvsPipeline:
         translation = self.translator.translate(kept, labels=labels)  # once per clip: one name per source
         timings["prompt_translation"] = self.timer() - start
 
-        timings.update(grounding=0.0, sam=0.0, clip_labels=0.0)
+        if self.concepts is not None:
+            start = self.timer()
+            session: ConceptSession | None = self.concepts.start_clip(translation.nouns)  # the nouns' text, once
+            timings.update(segmenter=self.timer() - start, clip_labels=0.0)
+        else:
+            timings.update(grounding=0.0, sam=0.0, clip_labels=0.0)
+            session = None
         collected: list[FrameInstances] = []
         out = emit or collected.append
-        for chunk in chunks(source.num_frames, chunk_frames):
-            images = [source.frames.read(k) for k in chunk]
-            for k, image in zip(chunk, images, strict=True):
-                out(self._frame(image, int(indexes[k]), kept[k], levels[k], translation, labels, timings))
-            del images, image  # nothing of this chunk is held while the next one is read
+        try:
+            for chunk in chunks(source.num_frames, chunk_frames):
+                images = [source.frames.read(k) for k in chunk]
+                for k, image in zip(chunk, images, strict=True):
+                    out(self._frame(image, int(indexes[k]), kept[k], levels[k], translation, labels, timings, session))
+                del images, image  # nothing of this chunk is held while the next one is read
+        finally:
+            if session is not None:
+                session.close()
 
         meta = {
             "models": self.models,
@@ -239,24 +269,23 @@ class OpenAvsPipeline:
             "timings": {stage: round(seconds, 6) for stage, seconds in timings.items()},
         }
         features = ClipFeatures(
-            audio_tags=tags, audio_embedding=audio_embedding, audio_kind=AUDIO_KIND, visual_kind=VISUAL_KIND
+            audio_tags=tags,
+            audio_embedding=audio_embedding,
+            audio_kind=AUDIO_KIND,
+            visual_kind=self.concepts.visual_kind if self.concepts is not None else VISUAL_KIND,
         )
         return ClipProposal(frames=collected, model=MODEL, meta=meta, features=features)
 
     def sounding_tags(self, tags: AudioTags, rms: float) -> AudioTags:
-        """The tags of a window that count as sounding sources: none when the window is silent (RMS below
-        `min_window_rms`), else its top-k tags scoring at least `min_tag_score` (best first)."""
-        if rms < self.options.min_window_rms:
-            return AudioTags(frame_index=tags.frame_index, tags=[])
-        return AudioTags(
-            frame_index=tags.frame_index, tags=[t for t in tags.tags if t.score >= self.options.min_tag_score]
+        """The tags of a window that count as sounding sources (`sounding_tags`, with this pipeline's options)."""
+        return sounding_tags(
+            tags, rms, min_window_rms=self.options.min_window_rms, min_tag_score=self.options.min_tag_score
         )
 
     def supports(self, noun: str, tags: Sequence[AudioTag], translation: PromptTranslation) -> list[AudioTag]:
-        """Those of a frame's kept `tags` that support searching for `noun` there: tags the translator names as the
-        noun's sources, or that the audio-visual tree links to it (or that equal it)."""
-        sources = set(translation.sources.get(noun, ()))
-        return [t for t in tags if t.label in sources or self.tree.allows(noun, [t.label])]
+        """Those of a frame's kept `tags` that support searching for `noun` there (`supporting_tags`, with the
+        translator's sources of the noun)."""
+        return supporting_tags(noun, tags, self.tree, sources=translation.sources.get(noun, ()))
 
     def _frame(
         self,
@@ -267,8 +296,10 @@ class OpenAvsPipeline:
         translation: PromptTranslation,
         labels: Sequence[str],
         timings: dict[str, float],
+        session: ConceptSession | None = None,
     ) -> FrameInstances:
-        """One frame: `tags` are its window's kept tags (`sounding_tags`), `rms` its window's RMS."""
+        """One frame: `tags` are its window's kept tags (`sounding_tags`), `rms` its window's RMS; `session`: the
+        clip's SAM 3 session (None: Grounding DINO + SAM)."""
         silent = rms < self.options.min_window_rms
         nouns = [noun for noun in translation.nouns if self.supports(noun, tags.tags, translation)]
         provenance: dict[str, Any] = {
@@ -277,33 +308,39 @@ class OpenAvsPipeline:
             "audio_tags": [{"label": t.label, "score": round(t.score, 6)} for t in tags.tags],
             "nouns": nouns,
         }
-        if silent:
-            provenance["reason"] = (
-                f"silent window (RMS {rms:.2g}, below pipeline.min_window_rms {self.options.min_window_rms:.2g}): "
-                "nothing sounds here"
-            )
-        elif not tags.tags:
-            provenance["reason"] = (
-                f"no audio tag of this window scores at least pipeline.min_tag_score {self.options.min_tag_score:g}"
-            )
+        reason = silence_reason(
+            rms, tags, min_window_rms=self.options.min_window_rms, min_tag_score=self.options.min_tag_score
+        )
+        if reason is not None:
+            provenance["reason"] = reason
         elif not nouns:
             provenance["reason"] = "none of the clip's nouns is supported by this window's audio tags"
 
-        start = self.timer()
-        boxes = self.detector.detect(image, nouns) if nouns else []
-        timings["grounding"] += self.timer() - start
+        if session is not None:  # SAM 3: every frame goes through it (its pooled embedding; mode video: tracking)
+            start = self.timer()
+            found = session.segment(image, nouns)
+            timings["segmenter"] += self.timer() - start
+            pooled = found.pooled
+            if not found.masks:
+                return FrameInstances(frame_index=k, instances=[], embedding=pooled, provenance=provenance)
+            instances = self._merge_concepts(found.masks, tags, translation)
+        else:
+            assert self.detector is not None and self.segmenter is not None
+            start = self.timer()
+            boxes = self.detector.detect(image, nouns) if nouns else []
+            timings["grounding"] += self.timer() - start
 
-        start = self.timer()
-        embedding = self.segmenter.embed(image)  # every frame: its pooled embedding is kept (`ClipFeatures`)
-        pooled = self.segmenter.pooled(embedding)
-        if not boxes:
+            start = self.timer()
+            embedding = self.segmenter.embed(image)  # every frame: its pooled embedding is kept (`ClipFeatures`)
+            pooled = self.segmenter.pooled(embedding)
+            if not boxes:
+                timings["sam"] += self.timer() - start
+                return FrameInstances(frame_index=k, instances=[], embedding=pooled, provenance=provenance)
+            predicted = self.segmenter.predict_boxes(embedding, np.array([b.xyxy for b in boxes], dtype=np.float32))
+            del embedding
             timings["sam"] += self.timer() - start
-            return FrameInstances(frame_index=k, instances=[], embedding=pooled, provenance=provenance)
-        predicted = self.segmenter.predict_boxes(embedding, np.array([b.xyxy for b in boxes], dtype=np.float32))
-        del embedding
-        timings["sam"] += self.timer() - start
 
-        instances = self._merge(boxes, predicted.masks, predicted.probabilities, predicted.iou, tags, translation)
+            instances = self._merge(boxes, predicted.masks, predicted.probabilities, predicted.iou, tags, translation)
         if self.options.clip_labels:
             assert self.labeller is not None
             start = self.timer()
@@ -318,6 +355,48 @@ class OpenAvsPipeline:
         return FrameInstances(
             frame_index=k, instances=sorted(instances, key=lambda i: -i.score), embedding=pooled, provenance=provenance
         )
+
+    def _merge_concepts(
+        self, found: list[ConceptMask], tags: AudioTags, translation: PromptTranslation
+    ) -> list[Instance]:
+        """One instance per noun from SAM 3's masks: union of its masks (or its best mask), as `_merge`."""
+        assert self.concepts is not None
+        segmenter = {
+            "kind": self.concepts.kind,
+            "model": self.concepts.name,
+            "mode": self.concepts.mode,
+            "score_threshold": getattr(self.concepts, "score_threshold", None),
+            "mask_threshold": getattr(self.concepts, "mask_threshold", None),
+        }
+        instances = []
+        for noun in dict.fromkeys(m.noun for m in found):
+            members = sorted((m for m in found if m.noun == noun), key=lambda m: -m.score)
+            if self.options.merge == "best":
+                members = members[:1]
+            instances.append(
+                Instance(
+                    mask=np.any([m.mask for m in members], axis=0),
+                    label=noun,
+                    score=float(members[0].score),
+                    probability=np.max([m.probability for m in members], axis=0),
+                    provenance={
+                        "audio_tags": [
+                            {"label": t.label, "score": round(t.score, 6)}
+                            for t in self.supports(noun, tags.tags, translation)
+                        ],
+                        "clip_audio_tags": translation.sources.get(noun, []),
+                        "noun": noun,
+                        "concept": noun,  # what SAM 3 was prompted with
+                        "translator": translation.translator,
+                        **({"translator_note": translation.fallback_reason} if translation.fallback_reason else {}),
+                        "segmenter": segmenter,
+                        "boxes": [_concept_box(m) for m in members],
+                        "merge": self.options.merge,
+                        "models": self.models,
+                    },
+                )
+            )
+        return instances
 
     def _merge(
         self,
@@ -367,6 +446,52 @@ class OpenAvsPipeline:
         return instances
 
 
+def _concept_box(mask: ConceptMask) -> dict[str, Any]:
+    """Provenance of one SAM 3 mask: its box, its score, and in mode "video" its object's identity and the tracker's
+    score that it is visible on this frame."""
+    entry: dict[str, Any] = {"xyxy": [round(v, 2) for v in mask.xyxy], "score": round(mask.score, 6)}
+    if mask.object_id is not None:
+        entry["object_id"] = mask.object_id
+        entry["tracker_score"] = round(mask.tracker_score, 6) if mask.tracker_score is not None else None
+    return entry
+
+
+# --- per-frame sounding sources (shared with the annotator's mask propagation, `ml_backend.serving.propagation`) ---
+
+
+def sound_vocabulary(vocabulary: Sequence[str], labels: Sequence[str]) -> list[str]:
+    """The CLAP vocabulary for a clip: `vocabulary` (the open sound vocabulary) plus `labels` not already in it."""
+    known = {v.lower() for v in vocabulary}
+    return list(vocabulary) + [label for label in dict.fromkeys(labels) if label.lower() not in known]
+
+
+def sounding_tags(tags: AudioTags, rms: float, *, min_window_rms: float, min_tag_score: float) -> AudioTags:
+    """The tags of a window that count as sounding sources: none when the window is silent (RMS below
+    `min_window_rms`), else its top-k tags scoring at least `min_tag_score` (best first)."""
+    if rms < min_window_rms:
+        return AudioTags(frame_index=tags.frame_index, tags=[])
+    return AudioTags(frame_index=tags.frame_index, tags=[t for t in tags.tags if t.score >= min_tag_score])
+
+
+def supporting_tags(
+    noun: str, tags: Sequence[AudioTag], tree: AvTree, *, sources: Iterable[str] = ()
+) -> list[AudioTag]:
+    """Those of a window's kept `tags` that support `noun` (an object's name) there: tags named in `sources` (the
+    translator's sources of the noun), or that the audio-visual tree links to the noun (or that equal it)."""
+    named = set(sources)
+    return [t for t in tags if t.label in named or tree.allows(noun, [t.label])]
+
+
+def silence_reason(rms: float, kept: AudioTags, *, min_window_rms: float, min_tag_score: float) -> str | None:
+    """Why nothing sounds in a window whose RMS is `rms` and whose kept tags (`sounding_tags`) are `kept`: a silent
+    window, or no tag above the floor; None when something may sound there."""
+    if rms < min_window_rms:
+        return f"silent window (RMS {rms:.2g}, below pipeline.min_window_rms {min_window_rms:.2g}): nothing sounds here"
+    if not kept.tags:
+        return f"no audio tag of this window scores at least pipeline.min_tag_score {min_tag_score:g}"
+    return None
+
+
 def build_openavs_pipeline(
     config: BackendConfig, *, cache: ModelCache | None = None, policy: ModelPolicy | None = None
 ) -> OpenAvsPipeline:
@@ -374,6 +499,7 @@ def build_openavs_pipeline(
 
     `policy` (default `ModelPolicy()`) decides whether `models.sam.builder` may name code outside ml_backend and
     the cache's budget; checking the rest of `config` against it is the caller's (`load_config(policy=...)`).
+    With `models.segmenter` (SAM 3), it replaces Grounding DINO + SAM: neither is loaded, even when configured.
     Raises `ModelLoadError` naming the setting and path when a model cannot be loaded.
     """
     cache = process_cache if cache is None else cache
@@ -383,8 +509,14 @@ def build_openavs_pipeline(
     models, settings = config.models, config.pipeline
     tree = default_av_tree()
     tagger = cache.get("clap", models.clap, context)
-    detector = cache.get("grounding", models.grounding, context)
-    segmenter = cache.get("sam", models.sam, context)
+    stages: dict[str, Any]
+    if models.segmenter is not None:
+        stages = {"concepts": cache.get("segmenter", models.segmenter, context)}
+    else:
+        stages = {
+            "detector": cache.get("grounding", models.grounding, context),
+            "segmenter": cache.get("sam", models.sam, context),
+        }
     tree_translator = TreeTranslator(tree, max_nouns=settings.max_nouns)
     translator: PromptTranslator = tree_translator
     if models.llm is not None:
@@ -394,10 +526,9 @@ def build_openavs_pipeline(
     return OpenAvsPipeline(
         tagger=tagger,
         translator=translator,
-        detector=detector,
-        segmenter=segmenter,
         tree=tree,
         labeller=labeller,
         options=OpenAvsOptions.from_settings(settings),
         vocabulary=settings.vocabulary,
+        **stages,
     )

@@ -4,7 +4,10 @@
                         config_path=None, labels=(), chunk_frames=16, max_frames=None) -> dict
     propose_clip(*, video_path, fps=1.0, sample_rate=16000, config_path=None, labels=(), max_side=None,
                  chunk_frames=16, max_frames=None) -> dict
-    model_info(config_path=None) -> dict
+    model_info(config_path=None) -> dict; tracker_info(config_path) -> dict (torch-free: is mask propagation there?)
+    propagate_stored_clip(config_path=, frames=, audio=, fps=, source_frame_index=, instances=, direction=,
+                          end_frame_index=, labels=, max_frames=, progress=) -> iterator of per-frame results
+        (`ml_backend.serving.propagation`: the annotator's mask propagation, audio-aware)
     check_config(data) -> dict
     decode_png(data) -> h×w uint8; read_evidence(data) -> EvidenceArrays
         (`ml_backend.serving.records`: what a proposal keeps besides masks; no torch)
@@ -45,6 +48,13 @@ _EXPORTS = {
     "StoredFrame": "ml_backend.media.source",
     "ClipTooLongError": "ml_backend.media.clip",
     "model_info": "ml_backend.serving.info",
+    "tracker_info": "ml_backend.serving.info",
+    "propagate_stored_clip": "ml_backend.serving.propagation",
+    "propagation_order": "ml_backend.serving.propagation",
+    "prompts_check": "ml_backend.serving.propagation",
+    "PropagationInputError": "ml_backend.serving.propagation",
+    "TrackerUnavailableError": "ml_backend.serving.propagation",
+    "ModelLoadError": "ml_backend.foundation.loading",
     "load_proposer": "ml_backend.serving.proposals",
     "LoadedProposer": "ml_backend.serving.proposals",
     "mask_to_rle": "ml_backend.serving.encoding",
@@ -115,6 +125,13 @@ __all__ = [
     "rle_to_mask",
     "set_policy_provider",
     "StoredFrame",
+    "tracker_info",
+    "propagate_stored_clip",
+    "propagation_order",
+    "prompts_check",
+    "PropagationInputError",
+    "TrackerUnavailableError",
+    "ModelLoadError",
 ]
 assert sorted(__all__) == sorted(_EXPORTS)
 
@@ -122,13 +139,21 @@ if TYPE_CHECKING:  # pragma: no cover
     from ml_backend.acquisition.scores import MissingEvidenceError
     from ml_backend.acquisition.types import ClipEvidence
     from ml_backend.foundation.config import ConfigError
+    from ml_backend.foundation.loading import ModelLoadError
     from ml_backend.foundation.policy import ConfigPolicyError, ModelPolicy, set_policy_provider
     from ml_backend.media.clip import ClipInputError, ClipTooLongError
     from ml_backend.media.source import StoredFrame
     from ml_backend.media.video import MediaError
     from ml_backend.serving.acquisition import acquisition_strategies, check_strategy, score_clip, select_batch
     from ml_backend.serving.encoding import mask_to_rle, probability_maps, rle_to_mask
-    from ml_backend.serving.info import check_config, model_info
+    from ml_backend.serving.info import check_config, model_info, tracker_info
+    from ml_backend.serving.propagation import (
+        PropagationInputError,
+        TrackerUnavailableError,
+        prompts_check,
+        propagate_stored_clip,
+        propagation_order,
+    )
     from ml_backend.serving.proposals import (
         DEFAULT_CHUNK_FRAMES,
         LoadedProposer,

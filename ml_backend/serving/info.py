@@ -14,21 +14,27 @@ from typing import Any
 
 from ml_backend.foundation.config import HUB_ID, BackendConfig, config_from_dict, config_hash, load_config, model_name
 from ml_backend.foundation.policy import ModelPolicy, current_policy
-from ml_backend.pipelines.names import openavs_name
+from ml_backend.pipelines.names import openavs_name, segmenter_name
 
 NO_MODELS = "no models are configured (no configuration file given)"
 
 
 def openavs_models(config: BackendConfig) -> dict[str, str | None]:
-    """Stage -> model name for a configuration (the names the loaders give their components)."""
+    """Stage -> model name for a configuration (the names the loaders give their components): Grounding DINO + SAM,
+    or, with `models.segmenter`, SAM 3 ("segmenter": its name, with ":video" in mode "video")."""
     models, pipeline = config.models, config.pipeline
-    return {
+    names: dict[str, str | None] = {
         "audio_tagging": model_name(models.clap.path),
         "llm": model_name(models.llm.path) if models.llm is not None else None,
-        "grounding": model_name(models.grounding.path),
-        "sam": Path(models.sam.checkpoint).stem,
-        "clip": model_name(models.clip.path) if models.clip is not None and pipeline.clip_labels else None,
     }
+    if models.segmenter is not None:
+        names["segmenter"] = segmenter_name(model_name(models.segmenter.path), models.segmenter.mode)
+    else:
+        assert models.grounding is not None and models.sam is not None  # the configuration loader checks it
+        names["grounding"] = model_name(models.grounding.path)
+        names["sam"] = Path(models.sam.checkpoint).stem
+    names["clip"] = model_name(models.clip.path) if models.clip is not None and pipeline.clip_labels else None
+    return names
 
 
 def baseline_config() -> dict[str, Any]:
@@ -65,7 +71,12 @@ def missing_models(config: BackendConfig) -> list[str]:
     is there but damaged shows when it is loaded. Hub ids count as present when the network is allowed.
     """
     models, problems = config.models, []
-    directories = [("models.clap.path", models.clap.path), ("models.grounding.path", models.grounding.path)]
+    directories = [("models.clap.path", models.clap.path)]
+    if models.segmenter is not None:  # SAM 3 replaces Grounding DINO + SAM: only it is loaded
+        directories.append(("models.segmenter.path", models.segmenter.path))
+    else:
+        assert models.grounding is not None and models.sam is not None  # the configuration loader checks it
+        directories.append(("models.grounding.path", models.grounding.path))
     if models.llm is not None:
         directories.append(("models.llm.path", models.llm.path))
     if models.clip is not None and config.pipeline.clip_labels:
@@ -73,7 +84,7 @@ def missing_models(config: BackendConfig) -> list[str]:
     for setting, path in directories:
         if not Path(path).is_dir() and not _hub_allowed(path, config):
             problems.append(f"{setting} = '{path}': no such model directory")
-    if not Path(models.sam.checkpoint).is_file():
+    if models.segmenter is None and models.sam is not None and not Path(models.sam.checkpoint).is_file():
         problems.append(f"models.sam.checkpoint = '{models.sam.checkpoint}': no such checkpoint file")
     return problems
 
@@ -105,6 +116,28 @@ def model_info(
         "models": models,
         "config": config.to_dict(),
     }
+
+
+def tracker_info(config_path: str | os.PathLike[str] | None, *, policy: ModelPolicy | None = None) -> dict[str, Any]:
+    """`{"available": bool, "kind", "name", "min_confidence", "reason"}` of the configuration's video mask tracker
+    (`models.tracker`, mask propagation in the annotator), without loading it or importing torch (the web process
+    asks before it queues a propagation).
+
+    Not available, `reason` saying why, without a configuration, when it names no tracker, or when the tracker's
+    folder is not on disk (a folder that is there but damaged shows when the tracker loads). Raises `ConfigError`
+    for an invalid file and `ConfigPolicyError` for one naming what `policy` (default: `current_policy()`) refuses.
+    """
+    out: dict[str, Any] = {"available": False, "kind": None, "name": None, "min_confidence": None, "reason": None}
+    if config_path is None:
+        return {**out, "reason": NO_MODELS}
+    config = load_config(config_path, policy=current_policy() if policy is None else policy)
+    tracker = config.models.tracker
+    if tracker is None:
+        return {**out, "reason": f"{config.source}: the model configuration has no models.tracker"}
+    out.update(kind=tracker.kind, name=model_name(tracker.path), min_confidence=tracker.min_confidence)
+    if not Path(tracker.path).is_dir() and not _hub_allowed(tracker.path, config):
+        return {**out, "reason": f"models.tracker.path = '{tracker.path}': no such model directory"}
+    return {**out, "available": True}
 
 
 def check_config(data: Any, *, policy: ModelPolicy | None = None, source: str = "the configuration") -> dict[str, Any]:

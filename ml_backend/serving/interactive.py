@@ -349,6 +349,11 @@ def _load_segmenter(path: str, *, cache: ModelCache | None, policy: ModelPolicy)
 
     try:
         config = load_config(path, policy=policy)
+        if config.models.sam is None:
+            raise SamUnavailableError(
+                f"{path}: models.sam is not configured: SAM clicks need a SAM checkpoint (models.segmenter, SAM 3, "
+                "serves pre-annotation only); add models.sam to the configuration"
+            )
         cache = cache or process_cache
         cache.apply(policy)
         return cache.get("sam", config.models.sam, load_context(config, policy))

@@ -80,3 +80,22 @@ def load_context(tiny_config):
     from ml_backend.foundation.loading import LoadContext, select_placement
 
     return LoadContext(select_placement(tiny_config.device))
+
+
+@pytest.fixture(scope="session")
+def tiny_sam3_models(tmp_path_factory) -> Path:
+    """`config.sam3.json` of the tiny models with a tiny random SAM 3 (`sam3/`, the facebook/sam3 layout) in place of
+    Grounding DINO, written once per session by `fixtures --sam3`."""
+    from ml_backend.__main__ import main
+
+    out = tmp_path_factory.mktemp("tiny_sam3_models")
+    assert main(["fixtures", "--out", str(out), "--seed", "0", "--sam3"]) == 0
+    return out / "config.sam3.json"
+
+
+@pytest.fixture(scope="session")
+def tiny_sam3_config(tiny_sam3_models):
+    """The SAM 3 configuration, read by the real configuration loader."""
+    from ml_backend.foundation.config import load_config
+
+    return load_config(tiny_sam3_models)
