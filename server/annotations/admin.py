@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from server.annotations.models import Annotation, AnnotationRevision, Proposal, Review
+from server.annotations.models import Annotation, AnnotationRevision, Propagation, Proposal, Review
 
 
 @admin.register(Proposal)
@@ -30,3 +30,10 @@ class ReviewAdmin(admin.ModelAdmin):
     list_display = ["id", "annotation", "annotation_version", "verdict", "reviewer", "created_at"]
     list_filter = ["verdict"]
     raw_id_fields = ["annotation", "reviewer"]
+
+
+@admin.register(Propagation)
+class PropagationAdmin(admin.ModelAdmin):
+    list_display = ["id", "clip", "source_frame_index", "direction", "start_frame_index", "end_frame_index", "job"]
+    list_filter = ["direction"]
+    raw_id_fields = ["clip", "created_by", "job"]

@@ -9,7 +9,9 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
+from server.annotations.models import Propagation
 from server.annotations.preannotation import clip_preannotate, clip_preannotate_fail
+from server.annotations.propagation import propagation_fail, propagation_run
 from server.jobs.deliveries import delivery_refused
 
 PREANNOTATE_SOFT_TIME_LIMIT = settings.AVS_PREANNOTATE_SOFT_TIME_LIMIT  # seconds per clip
@@ -72,5 +74,62 @@ def clip_preannotate_task(self: Task, job_id: int, clip_id: int) -> None:
                 f"Pre-annotation was stopped after {PREANNOTATE_SOFT_TIME_LIMIT // 60} minutes, the time limit for "
                 "one clip (setting AVS_PREANNOTATE_SOFT_TIME_LIMIT). The inference worker may be overloaded or "
                 "have no GPU: try again later, or split the video into shorter clips."
+            ),
+        )
+
+
+PROPAGATE_SOFT_TIME_LIMIT = settings.AVS_PROPAGATION_SOFT_TIME_LIMIT
+PROPAGATE_TIME_LIMIT = PROPAGATE_SOFT_TIME_LIMIT + 120
+
+
+class PropagateTask(Task):
+    """Fails the propagation's job when the task gives up (retries exhausted, or an unexpected error)."""
+
+    def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        propagation_id = int((kwargs or {}).get("propagation_id") or args[0])
+        if isinstance(exc, OperationalError | InterfaceError):
+            error = (
+                f"Propagation failed: the database could not be reached after {PREANNOTATE_MAX_RETRIES} retries "
+                f"({type(exc).__name__}: {exc}). Propagate again."
+            )
+        else:
+            error = f"Propagation failed unexpectedly ({type(exc).__name__}: {exc})."
+        propagation_fail(propagation_id=propagation_id, error=error)
+
+
+@shared_task(
+    bind=True,
+    base=PropagateTask,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=True,
+    retry_jitter=True,
+    max_retries=PREANNOTATE_MAX_RETRIES,
+    soft_time_limit=PROPAGATE_SOFT_TIME_LIMIT,
+    time_limit=PROPAGATE_TIME_LIMIT,
+)
+def propagate_task(self: Task, propagation_id: int) -> None:
+    """Propagate one annotator's masks through their range (`server.annotations.propagation.propagation_run`); the
+    job carries progress and outcome. Safe to redeliver: a finished propagation is not run again; one whose run
+    killed its worker AVS_TASK_MAX_DELIVERIES times in a row fails instead of looping."""
+    job_id = Propagation.objects.filter(pk=propagation_id).values_list("job_id", flat=True).first()
+    if delivery_refused(
+        self,
+        job_id=job_id,
+        item=f"propagation:{propagation_id}",
+        what="Propagation",
+        fail=lambda error: propagation_fail(propagation_id=propagation_id, error=error),
+    ):
+        return
+    try:
+        propagation_run(propagation_id=propagation_id)
+    except SoftTimeLimitExceeded:
+        propagation_fail(
+            propagation_id=propagation_id,
+            error=(
+                f"Propagation was stopped after {PROPAGATE_SOFT_TIME_LIMIT // 60} minutes, its time limit (setting "
+                "AVS_PROPAGATION_SOFT_TIME_LIMIT). The inference worker may be overloaded or have no GPU: propagate "
+                "a shorter range."
             ),
         )

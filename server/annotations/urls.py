@@ -24,6 +24,17 @@ urlpatterns = [
         name="frame-annotation-accept-proposal",
     ),
     path("frames/<int:frame_id>/sam/", views.FrameSamClickApi.as_view(), name="frame-sam"),
+    path(
+        "clips/<int:clip_id>/propagations/",
+        method_route(get=views.PropagationListApi, post=views.PropagationCreateApi),
+        name="clip-propagations",
+    ),
+    path("propagations/<int:propagation_id>/", views.PropagationDetailApi.as_view(), name="propagation-detail"),
+    path(
+        "propagations/<int:propagation_id>/accept/",
+        views.PropagationAcceptApi.as_view(),
+        name="propagation-accept",
+    ),
     path("clips/<int:clip_id>/accept-proposals/", views.ClipAcceptProposalsApi.as_view(), name="clip-accept-proposals"),
     path(
         "projects/<int:project_id>/annotations/", views.ProjectAnnotationListApi.as_view(), name="project-annotations"

@@ -22,19 +22,24 @@ from rest_framework.views import APIView
 
 from server.accounts.models import Role
 from server.accounts.selectors import project_access
-from server.annotations.models import Annotation, AnnotationRevision, Proposal, Review
+from server.annotations.models import Annotation, AnnotationRevision, Propagation, Proposal, Review
 from server.annotations.preannotation import preannotate_request
+from server.annotations.propagation import propagation_accept, propagation_request
 from server.annotations.sam_limits import SamClickThrottle, sam_click_throttled, sam_slot
 from server.annotations.selectors import (
+    annotation_count_for_project,
     annotation_get,
     annotation_get_for_frame,
     annotation_get_for_user,
     annotation_latest_review,
     annotation_list,
+    annotation_list_by_ids,
     annotation_list_for_project,
     annotation_revision_list,
     clip_get_for_user,
     frame_get_for_user,
+    propagation_get_for_user,
+    propagation_list,
     proposal_get_for_user,
     proposal_list,
     proposal_probability_map_path,
@@ -52,6 +57,7 @@ from server.annotations.services import (
 from server.core.errors import NotFoundError
 from server.core.pagination import DefaultPagination, get_paginated_response
 from server.core.serializers import UserSummarySerializer
+from server.jobs.models import Job
 from server.jobs.views import JobOutputSerializer
 from server.media.models import Project
 from server.media.views import MEDIA_CACHE_CONTROL
@@ -169,7 +175,11 @@ class AnnotationOutputSerializer(serializers.ModelSerializer):
     @extend_schema_field(ReviewOutputSerializer(allow_null=True))
     def get_latest_review(self, annotation: Annotation) -> dict[str, Any] | None:
         review = annotation_latest_review(annotation=annotation)
-        return ReviewOutputSerializer(review).data if review is not None else None
+        if review is None:
+            return None
+        if not hasattr(self, "_review_serializer"):  # one for every row of a list: its fields are built once
+            self._review_serializer = ReviewOutputSerializer()
+        return self._review_serializer.to_representation(review)
 
 
 class ProposalOutputSerializer(serializers.ModelSerializer):
@@ -555,6 +565,7 @@ class ProjectAnnotationListApi(APIView):
             queryset=annotation_list_for_project(project_id=project_id, filters=filters.validated_data),
             request=request,
             view=self,
+            count=annotation_count_for_project(project_id=project_id, filters=filters.validated_data),
         )
 
 
@@ -691,3 +702,286 @@ class ReviewCreateApi(APIView):
         serializer.is_valid(raise_exception=True)
         review = review_create(annotation_id=annotation.pk, reviewer=request.user, **serializer.validated_data)
         return Response(ReviewOutputSerializer(review).data, status=status.HTTP_201_CREATED)
+
+
+# --- mask propagation -----------------------------------------------------------------------------
+
+
+class PropagationInstanceSerializer(serializers.Serializer):
+    track = serializers.IntegerField(help_text="Which prompt (its index in the propagation's instances).")
+    mask = RleSerializer(help_text="The tracked mask, of the frame's size (empty when the tracker lost the object).")
+    label = serializers.CharField()
+    area = serializers.IntegerField(help_text="Pixels of the mask.")
+    confidence = serializers.FloatField(
+        help_text="The tracker's mean foreground probability inside the mask, in [0, 1] (1.0 on the source frame, "
+        "0.0 for an empty mask)."
+    )
+    score = serializers.FloatField(help_text="= confidence (the key proposal instances have).")
+    sounding = serializers.BooleanField(
+        help_text="The frame's audio window supports the label (a kept audio tag meets it in the audio-visual tree); "
+        "false: the object is visible but silent here, background in AVS ground truth (not accepted by default)."
+    )
+    low_confidence = serializers.BooleanField(help_text="confidence is below the tracker's min_confidence setting.")
+    provenance = serializers.JSONField(
+        help_text='{"rms", "audio_tags": [[tag, score], ...], "supported_by": [tag, ...], "reason": str | null '
+        '(why it is not sounding), "tracker", "object_score"}'
+    )
+
+    class Meta:
+        ref_name = "PropagationInstance"
+
+
+class PropagationFrameSerializer(serializers.Serializer):
+    frame_index = serializers.IntegerField()
+    timestamp = serializers.FloatField(help_text="Seconds of the frame's picture in the clip.")
+    silent = serializers.BooleanField(help_text="No instance sounds in this frame's window.")
+    low_confidence = serializers.BooleanField(help_text="Some instance's tracking confidence is low: worth a look.")
+    provenance = serializers.JSONField(
+        help_text='What was heard in the window: {"rms", "silent", "audio_tags": [[tag, score], ...], "reason"?}.'
+    )
+    instances = PropagationInstanceSerializer(many=True)
+
+    class Meta:
+        ref_name = "PropagationFrame"
+
+
+class PropagationPromptSerializer(serializers.Serializer):
+    track = serializers.IntegerField()
+    label = serializers.CharField()
+    mask = RleSerializer()
+
+    class Meta:
+        ref_name = "PropagationPrompt"
+
+
+class PropagationOutputSerializer(serializers.ModelSerializer):
+    kind = serializers.SerializerMethodField()
+    status = serializers.SerializerMethodField(help_text="The job's status: queued, running, succeeded or failed.")
+    progress = serializers.SerializerMethodField(help_text="0 to 1.")
+    message = serializers.SerializerMethodField()
+    error = serializers.SerializerMethodField(help_text="Why it failed (empty unless failed).")
+    job = serializers.SerializerMethodField()
+    instances = serializers.SerializerMethodField(help_text="The prompts, one track each.")
+    frames = serializers.SerializerMethodField(
+        help_text="One entry per frame of the range, in tracking order, the source frame first; filled while the job "
+        "runs."
+    )
+    created_by = UserSummarySerializer(allow_null=True)
+
+    class Meta:
+        model = Propagation
+        fields = [
+            "id",
+            "kind",
+            "clip",
+            "source_frame_index",
+            "direction",
+            "start_frame_index",
+            "end_frame_index",
+            "tracker",
+            "status",
+            "progress",
+            "message",
+            "error",
+            "job",
+            "instances",
+            "frames",
+            "created_by",
+            "created_at",
+        ]
+        ref_name = "Propagation"
+
+    @extend_schema_field(serializers.ChoiceField(choices=["propagation"]))
+    def get_kind(self, propagation: Propagation) -> str:
+        return "propagation"
+
+    @extend_schema_field(serializers.ChoiceField(choices=Job.Status.choices))
+    def get_status(self, propagation: Propagation) -> str:
+        return propagation.job.status if propagation.job is not None else Job.Status.FAILED
+
+    @extend_schema_field(serializers.FloatField())
+    def get_progress(self, propagation: Propagation) -> float:
+        return propagation.job.progress / 100 if propagation.job is not None else 0.0
+
+    @extend_schema_field(serializers.CharField())
+    def get_message(self, propagation: Propagation) -> str:
+        return propagation.job.message if propagation.job is not None else "Its job record was deleted."
+
+    @extend_schema_field(serializers.CharField())
+    def get_error(self, propagation: Propagation) -> str:
+        return propagation.job.error if propagation.job is not None else "Its job record was deleted."
+
+    @extend_schema_field(JobOutputSerializer(allow_null=True))
+    def get_job(self, propagation: Propagation) -> dict[str, Any] | None:
+        if propagation.job is None:
+            return None
+        return JobOutputSerializer(propagation.job, context=self.context).data
+
+    @extend_schema_field(PropagationPromptSerializer(many=True))
+    def get_instances(self, propagation: Propagation) -> list[dict[str, Any]]:
+        return propagation.instances
+
+    @extend_schema_field(PropagationFrameSerializer(many=True))
+    def get_frames(self, propagation: Propagation) -> list[dict[str, Any]]:
+        return propagation.frames
+
+
+class PropagationListApi(APIView):
+    pagination_class = DefaultPagination
+
+    @extend_schema(
+        responses=PropagationOutputSerializer(many=True), summary="A clip's mask propagations, newest first (members)."
+    )
+    def get(self, request: Request, clip_id: int) -> Response:
+        clip = clip_get_for_user(user=request.user, clip_id=clip_id)
+        return get_paginated_response(
+            pagination_class=self.pagination_class,
+            serializer_class=PropagationOutputSerializer,
+            queryset=propagation_list(clip_id=clip.pk),
+            request=request,
+            view=self,
+        )
+
+
+class PropagationCreateApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        frame_index = serializers.IntegerField(min_value=0, help_text="The frame the masks are on (0-based).")
+        instances = AnnotationInstancesField(
+            help_text="1 to 20 objects to track: [{mask: COCO RLE of the frame's size, label: str}]."
+        )
+        direction = serializers.ChoiceField(choices=Propagation.Direction.choices)
+        end_frame_index = serializers.IntegerField(
+            min_value=0,
+            required=False,
+            allow_null=True,
+            default=None,
+            help_text="The last frame to track to (inclusive); null or omitted: to the clip's end (forward) or start "
+            "(backward), at most AVS_PROPAGATION_MAX_FRAMES frames.",
+        )
+
+        class Meta:
+            ref_name = "PropagationCreateInput"
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={
+            202: PropagationOutputSerializer,
+            400: OpenApiResponse(
+                description="Bad instances (mask not of the frame's size, empty, more than 20), a frame the clip does "
+                "not have, an end on the wrong side of the frame or too far, a clip not ready."
+            ),
+            503: OpenApiResponse(
+                description="No tracker configured: the project's model_config / AVS_MODEL_CONFIG names no "
+                "models.tracker, or its folder is missing."
+            ),
+        },
+        summary="Propagate masks of a frame through the clip with the video tracker (annotators).",
+        description="Queues a job on the inference workers and answers at once with the propagation (status queued); "
+        "follow it at /api/propagations/{id}/. Each propagated mask says whether its object sounds in that frame's "
+        "audio window (`sounding`) and how sure the tracker is (`low_confidence`).",
+    )
+    def post(self, request: Request, clip_id: int) -> Response:
+        clip = clip_get_for_user(user=request.user, clip_id=clip_id, roles=[Role.ANNOTATOR])
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        propagation = propagation_request(
+            clip=clip,
+            user=request.user,
+            frame_index=data["frame_index"],
+            instances=data["instances"],
+            direction=data["direction"],
+            end_frame_index=data["end_frame_index"],
+        )
+        propagation = propagation_get_for_user(user=request.user, propagation_id=propagation.pk)
+        return Response(
+            PropagationOutputSerializer(propagation, context={"request": request}).data,
+            status=status.HTTP_202_ACCEPTED,
+        )
+
+
+class PropagationDetailApi(APIView):
+    @extend_schema(responses=PropagationOutputSerializer, summary="One mask propagation, with its frames (members).")
+    def get(self, request: Request, propagation_id: int) -> Response:
+        propagation = propagation_get_for_user(user=request.user, propagation_id=propagation_id)
+        return Response(PropagationOutputSerializer(propagation, context={"request": request}).data)
+
+
+class PropagationAcceptApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        frame_indexes = serializers.ListField(
+            child=serializers.IntegerField(min_value=0),
+            required=False,
+            allow_null=True,
+            default=None,
+            help_text="Frames of the range to accept; null or omitted: every frame but the source.",
+        )
+        include_silent = serializers.BooleanField(
+            default=False, help_text="Accept instances that do not sound in their frame's window too."
+        )
+        base_versions = serializers.DictField(
+            child=serializers.IntegerField(min_value=0, allow_null=True),
+            required=False,
+            default=dict,
+            help_text='{"<frame index>": the annotation version you have, null when the frame has none}; a frame '
+            "left out counts as null.",
+        )
+
+        class Meta:
+            ref_name = "PropagationAcceptInput"
+
+    class OutputSerializer(serializers.Serializer):
+        class AcceptedSerializer(serializers.Serializer):
+            frame_index = serializers.IntegerField()
+            annotation = AnnotationOutputSerializer()
+
+            class Meta:
+                ref_name = "PropagationAccepted"
+
+        class SkippedSerializer(serializers.Serializer):
+            frame_index = serializers.IntegerField()
+            reason = serializers.ChoiceField(
+                choices=["silent", "no instances"],
+                help_text="silent: every instance is silent in the window (include_silent accepts them); no "
+                "instances: the tracker lost every object there.",
+            )
+
+            class Meta:
+                ref_name = "PropagationSkipped"
+
+        accepted = AcceptedSerializer(many=True)
+        skipped = SkippedSerializer(many=True)
+
+        class Meta:
+            ref_name = "PropagationAcceptResult"
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={
+            200: OutputSerializer,
+            400: OpenApiResponse(description="A frame outside the propagation's range."),
+            409: OpenApiResponse(
+                description="Nothing stored: some frame's annotation is not at the version base_versions says "
+                "(`extra.stale_frames`, `extra.current_versions`), is accepted and locked for annotators "
+                "(`extra.locked_frames`), or the propagation has not succeeded."
+            ),
+        },
+        summary="Accept a propagation's masks into the frames' annotations, all or nothing (annotators).",
+        description="Per frame, the propagated instances replace those the frame's annotation got from the same track "
+        "of this propagation (instance key `track_of`), else are appended; a frame without an annotation gets a "
+        "draft. Instances that do not sound in their window are left out unless include_silent.",
+    )
+    def post(self, request: Request, propagation_id: int) -> Response:
+        propagation = propagation_get_for_user(user=request.user, propagation_id=propagation_id, roles=[Role.ANNOTATOR])
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        role = project_access(user=request.user, project_id=propagation.clip.project_id)
+        result = propagation_accept(propagation=propagation, user=request.user, role=role, **serializer.validated_data)
+        written = annotation_list_by_ids(annotation_ids=[a["annotation"].pk for a in result["accepted"]])
+        data = {
+            "accepted": [
+                {"frame_index": a["frame_index"], "annotation": written[a["annotation"].pk]} for a in result["accepted"]
+            ],
+            "skipped": result["skipped"],
+        }
+        return Response(self.OutputSerializer(data).data)

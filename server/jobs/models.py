@@ -19,6 +19,7 @@ class Job(TimeStampedModel):
         EVALUATE = "evaluate"
         TRAIN = "train"
         LABELSTUDIO = "labelstudio"
+        PROPAGATE = "propagate"
 
     class Status(models.TextChoices):
         QUEUED = "queued"

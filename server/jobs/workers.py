@@ -30,6 +30,7 @@ QUEUES = ("ingest", "inference", "training")
 KIND_QUEUE: dict[str, str] = {
     Job.Kind.INGEST: "ingest",
     Job.Kind.PREANNOTATE: "inference",
+    Job.Kind.PROPAGATE: "inference",
     Job.Kind.EXPORT: "ingest",
     Job.Kind.EVALUATE: "ingest",
     Job.Kind.TRAIN: "training",

@@ -14,6 +14,7 @@ always fails, naming the command that builds it.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -27,7 +28,8 @@ from server.accounts.models import Role
 from server.annotations.services import annotation_update
 from server.core.demo import demo_seed
 from server.core.masks import rle_encode
-from server.learning.models import AcquisitionScore, LearningSettings, TrainingRound
+from server.learning.acquisition import acquisition_score_store
+from server.learning.models import LearningSettings, TrainingRound
 from tests.media_files import DEMO_SMALL
 from tests.utils import require_service
 
@@ -200,7 +202,7 @@ def test_a_manager_picks_the_next_batch_from_the_review_queue(node, live_server,
         clip = ClipFactory(project=demo.project, name=f"scored-{n}.mp4")
         FrameFactory(clip=clip, index=0)
         clips.append(clip)
-        AcquisitionScore.objects.create(
+        acquisition_score_store(
             clip=clip,
             model_version=version,
             score=score,
@@ -301,3 +303,73 @@ def test_a_manager_connects_label_studio_and_push_now_shows_the_readable_failure
     connection = Connection.objects.get(project=demo.project)
     assert connection.url == ls_url and connection.token == "e2e-ls-token-123"
     assert connection.ls_project_id is None and connection.last_error
+
+
+@pytest.fixture
+def tracker_config(sam_configured, settings):
+    """`tracker_config(name, **pipeline)`: AVS_MODEL_CONFIG set to a copy of the tiny random models' config (which
+    names the tiny SAM 2 video tracker) with these `pipeline` settings, to decide what the audio check hears."""
+    base = json.loads(sam_configured.read_text())
+    assert "tracker" in base["models"], (
+        f"the tiny fixtures' config.json names no models.tracker: {sorted(base['models'])}"
+    )
+
+    def make(name: str, **pipeline: object):
+        config = {**base, "pipeline": {**base["pipeline"], **pipeline}}
+        path = sam_configured.with_name(f"config.{name}.json")  # beside the original: its relative model paths hold
+        path.write_text(json.dumps(config))
+        settings.AVS_MODEL_CONFIG = str(path)
+        return path
+
+    return make
+
+
+def propagate_in_the_browser(node, live_server, demo, *, expect_silent: str) -> list:
+    frames = list(demo.clip.frames.order_by("index"))
+    output = run_spec(
+        node,
+        "propagate.mjs",
+        live_server,
+        USERNAME="annotator",
+        PASSWORD=PASSWORD,
+        CLIP_ID=demo.clip.pk,
+        NUM_FRAMES=len(frames),
+        EXPECT_SILENT=expect_silent,
+    )
+    assert "PASS propagate" in output
+    for frame in frames[1:]:
+        frame.refresh_from_db()
+        annotation = frame.annotation
+        assert annotation.status == "draft" and annotation.author.username == "annotator"
+        assert [instance["label"] for instance in annotation.instances] == ["dog"]
+        assert annotation.instances[0]["track_of"].endswith(":0")
+    return frames
+
+
+def test_an_annotator_propagates_a_mask_and_accepts_the_range(node, live_server, demo, tracker_config):
+    # The tagger's sounds are "dog" and the project's labels, all kept (top_k above their number, no score floor) on
+    # every window (none counts as silent): the dog sounds on every frame.
+    tracker_config("dog-sounds", vocabulary=["dog"], top_k=20, min_tag_score=0.0, min_window_rms=0.0)
+    frames = propagate_in_the_browser(node, live_server, demo, expect_silent="none")
+    source = frames[0].annotation  # saved when the annotator moved on; its mask is the prompt, not a track
+    assert [instance["label"] for instance in source.instances] == ["dog"] and "track_of" not in source.instances[0]
+
+
+def test_silent_frames_are_marked_and_accepted_only_when_included(node, live_server, demo, tracker_config):
+    # Every window is below the silence floor: the dog is visible on every frame but sounds on none.
+    tracker_config("all-silent", min_window_rms=1e9)
+    propagate_in_the_browser(node, live_server, demo, expect_silent="all")
+
+
+def test_without_a_tracker_the_propagate_action_says_why(node, live_server, demo, sam_configured, settings):
+    config = json.loads(sam_configured.read_text())
+    del config["models"]["tracker"]  # the models are configured (SAM clicks work), the tracker is not
+    path = sam_configured.with_name("config.no-tracker.json")
+    path.write_text(json.dumps(config))
+    settings.AVS_MODEL_CONFIG = str(path)
+    output = run_spec(
+        node, "propagate_unavailable.mjs", live_server, USERNAME="annotator", PASSWORD=PASSWORD, CLIP_ID=demo.clip.pk
+    )
+    assert "PASS propagate_unavailable" in output
+    assert "models.tracker" in output  # the reason shown names the setting to add
+    assert first_frame(demo).annotation.instances  # the annotator kept working

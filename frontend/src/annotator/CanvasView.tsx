@@ -1,6 +1,6 @@
 /**
  * Hosts the canvas facade (`canvas/AnnotationCanvas`) for the current frame: feeds it the frame
- * image, the instances, the proposal overlay, the tool and its options, and routes its events to
+ * image, the instances, the proposal (or propagation) overlay, the tool and its options, and routes its events to
  * the session. Holds no annotation state of its own.
  */
 import { useEffect, useMemo, useRef, useState } from "react";
@@ -100,10 +100,7 @@ export function CanvasView({ session, snap, canvasRef, onReady, onHover }: Props
     canvasRef.current?.setInstances(instances, primary);
   }, [instances, primary, canvasRef, frame?.id]);
 
-  const proposalInstances = useMemo(() => {
-    const proposal = snap.proposals.find((p) => p.id === snap.proposalId);
-    return proposal?.frames.find((f) => f.frame_index === frame?.index)?.instances ?? [];
-  }, [snap.proposals, snap.proposalId, frame?.index]);
+  const proposalInstances = snap.overlayInstances;
   useEffect(() => {
     const layers: CanvasProposal[] = [];
     for (const p of proposalInstances) {

@@ -19,6 +19,7 @@ import { HelpOverlay } from "./HelpOverlay";
 import { preloadImages } from "./images";
 import { InstanceList } from "./InstanceList";
 import { LabelPicker } from "./LabelPicker";
+import { PropagationPanel } from "./PropagationPanel";
 import { ProposalPanel } from "./ProposalPanel";
 import { ProvenanceCard } from "./ProvenanceCard";
 import { ReviewComment, ReviewPanel } from "./ReviewPanel";
@@ -213,6 +214,7 @@ function Annotator({ session, snap, searchParams, setSearchParams }: AnnotatorPr
         <aside className="ann-side">
           <LabelPicker session={session} snap={snap} />
           <InstanceList session={session} snap={snap} />
+          <PropagationPanel session={session} snap={snap} />
           <ReviewPanel session={session} snap={snap} />
           <ProposalPanel session={session} snap={snap} hoveredIndex={hovered ? (hover?.proposalIndex ?? null) : null} />
         </aside>
@@ -225,7 +227,15 @@ function Annotator({ session, snap, searchParams, setSearchParams }: AnnotatorPr
         onSeekFrame={onSeekFrame}
         controls={waveform}
       />
-      <Filmstrip frames={snap.frames} fps={fps} statuses={snap.statuses} dirty={snap.dirty} current={snap.frameIndex} onSelect={onSeekFrame} />
+      <Filmstrip
+        frames={snap.frames}
+        fps={fps}
+        statuses={snap.statuses}
+        dirty={snap.dirty}
+        current={snap.frameIndex}
+        marks={snap.frameMarks}
+        onSelect={onSeekFrame}
+      />
       {snap.helpOpen ? <HelpOverlay onClose={() => session.toggleHelp(false)} /> : null}
       {snap.conflict ? <ConflictDialog session={session} conflict={snap.conflict} /> : null}
       {snap.notice ? <NoticeToast notice={snap.notice} onDone={(id) => session.clearNotice(id)} /> : null}

@@ -1,10 +1,12 @@
 /**
- * Model proposals: which proposal, overlay on/off and opacity, accept on this frame or on the
- * whole clip, and this frame's proposal instances (add one; hover for its provenance; the canvas
- * shows the same card when the pointer is over a proposed mask).
+ * Model proposals: which proposal (or mask propagation) the overlay shows, overlay on/off and
+ * opacity, accept on this frame or on the whole clip, and this frame's proposed instances (add one;
+ * hover for its provenance; the canvas shows the same card when the pointer is over a proposed
+ * mask). A propagation's accept actions are in the Propagate panel.
  */
 import { useState } from "react";
 import { ProvenanceCard } from "./ProvenanceCard";
+import { SilentIcon } from "./SilentIcon";
 import type { AnnotatorSession, SessionSnapshot } from "./session";
 
 interface Props {
@@ -17,7 +19,9 @@ interface Props {
 export function ProposalPanel({ session, snap, hoveredIndex }: Props) {
   const [listHover, setListHover] = useState<number | null>(null);
   const proposal = snap.proposals.find((p) => p.id === snap.proposalId) ?? null;
-  const instances = proposal?.frames.find((f) => f.frame_index === snap.frame?.index)?.instances ?? [];
+  const instances = snap.overlayInstances;
+  const finished = snap.propagations.filter((p) => p.status === "succeeded");
+  const value = snap.propagationId !== null ? `propagation:${snap.propagationId}` : snap.proposalId !== null ? `proposal:${snap.proposalId}` : "";
   const highlighted = listHover ?? hoveredIndex;
   const editDisabled = !snap.canEdit || !!snap.busy || !proposal;
   return (
@@ -34,18 +38,28 @@ export function ProposalPanel({ session, snap, hoveredIndex }: Props) {
           overlay (O)
         </label>
       </header>
-      {snap.proposals.length === 0 ? (
+      {snap.proposals.length === 0 && finished.length === 0 ? (
         <p className="muted ann-empty">No proposals for this clip.</p>
       ) : (
         <>
           <select
             data-testid="proposal-select"
-            value={snap.proposalId ?? ""}
-            onChange={(e) => session.setProposal(e.target.value ? Number(e.target.value) : null)}
+            value={value}
+            onChange={(e) => {
+              const [kind, id] = e.target.value.split(":");
+              if (kind === "propagation") session.setPropagation(Number(id));
+              else session.setProposal(id ? Number(id) : null);
+            }}
           >
+            {value === "" ? <option value="">(none)</option> : null}
             {snap.proposals.map((p) => (
-              <option key={p.id} value={p.id}>
+              <option key={`proposal:${p.id}`} value={`proposal:${p.id}`}>
                 #{p.id} {p.model_version.name} ({p.model_version.kind})
+              </option>
+            ))}
+            {finished.map((p) => (
+              <option key={`propagation:${p.id}`} value={`propagation:${p.id}`} data-testid={`propagation-option-${p.id}`}>
+                Propagation #{p.id}: frames {p.start_frame_index + 1}–{p.end_frame_index + 1} ({p.direction}, {p.tracker})
               </option>
             ))}
           </select>
@@ -60,6 +74,7 @@ export function ProposalPanel({ session, snap, hoveredIndex }: Props) {
               onChange={(e) => session.setOverlay({ opacity: Number(e.target.value) / 100 })}
             />
           </label>
+          {proposal ? (
           <div className="ann-row">
             <button
               type="button"
@@ -82,6 +97,7 @@ export function ProposalPanel({ session, snap, hoveredIndex }: Props) {
               Accept on clip
             </button>
           </div>
+          ) : null}
           {instances.length === 0 ? <p className="muted ann-empty">Nothing proposed on this frame.</p> : null}
           <ul className="ann-proposals">
             {instances.map((instance, k) => (
@@ -95,11 +111,16 @@ export function ProposalPanel({ session, snap, hoveredIndex }: Props) {
                 <span className="ann-swatch" style={{ background: snap.colours.get(instance.label) ?? "#fff" }} />
                 <span className="ann-instance-label">{instance.label}</span>
                 <span className="muted">{instance.score.toFixed(2)}</span>
+                {"sounding" in instance && instance.sounding === false ? (
+                  <span className="ann-flag ann-flag-silent" title="Visible but not sounding in this frame's audio window: background in AVS">
+                    <SilentIcon /> silent
+                  </span>
+                ) : null}
                 <button
                   type="button"
                   className="btn btn-small btn-ghost"
                   data-testid={`proposal-add-${k}`}
-                  disabled={!snap.canEdit}
+                  disabled={!snap.canEdit || !proposal}
                   onClick={() => session.addProposalInstance(k)}
                   title="Copy this instance into the annotation"
                 >

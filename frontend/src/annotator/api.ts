@@ -20,6 +20,14 @@ export type SamResult = Schemas["SamClick"];
 export type SamInput = Schemas["SamClickInputRequest"];
 export type ClipAcceptResult = Schemas["ClipAcceptProposals"];
 
+// Mask propagation (POST /api/clips/{id}/propagations/, GET/accept /api/propagations/{id}/).
+export type Propagation = Schemas["Propagation"];
+export type PropagationDirection = Schemas["DirectionEnum"];
+export type PropagationInstance = Schemas["PropagationInstance"];
+export type PropagationStart = Schemas["PropagationCreateInputRequest"];
+export type PropagationAcceptBody = Schemas["PropagationAcceptInputRequest"];
+export type PropagationAcceptResult = Schemas["PropagationAcceptResult"];
+
 export class AnnotatorApiError extends Error {
   constructor(
     message: string,
@@ -177,6 +185,29 @@ export function acceptProposalOnFrame(
 
 export function acceptProposalOnClip(clipId: number, proposal: number): Promise<ClipAcceptResult> {
   return call(api.POST("/api/clips/{clip_id}/accept-proposals/", { params: { path: { clip_id: clipId } }, body: { proposal } }));
+}
+
+/** Start propagating instances of a frame (202: the propagation, queued). 503: no tracker configured. */
+export function startPropagation(clipId: number, body: PropagationStart): Promise<Propagation> {
+  return call(api.POST("/api/clips/{clip_id}/propagations/", { params: { path: { clip_id: clipId } }, body }));
+}
+
+export function fetchPropagation(id: number): Promise<Propagation> {
+  return call(api.GET("/api/propagations/{propagation_id}/", { params: { path: { propagation_id: id } } }));
+}
+
+/** The clip's newest propagations (each carries its masks: older ones are not loaded). */
+export async function fetchPropagations(clipId: number, newest = 20): Promise<Propagation[]> {
+  const page = await call(api.GET("/api/clips/{clip_id}/propagations/", { params: { path: { clip_id: clipId }, query: { page: 1, page_size: newest } } }));
+  return page.results;
+}
+
+/**
+ * Accept a propagation on frames, all or nothing. 409: a frame's version is not the one in
+ * `base_versions` (`extra.stale_frames`), or is accepted and locked (`extra.locked_frames`).
+ */
+export function acceptPropagation(id: number, body: PropagationAcceptBody): Promise<PropagationAcceptResult> {
+  return call(api.POST("/api/propagations/{propagation_id}/accept/", { params: { path: { propagation_id: id } }, body }));
 }
 
 /** The clip's audio (a protected URL: sent with the session cookie). */

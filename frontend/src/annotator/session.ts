@@ -5,7 +5,9 @@
  *
  * It owns, per frame: the document being edited (`model/frameDoc`), its undo history
  * (`model/history`), the server's copy, and a stash of our versions set aside in conflicts; and for
- * the clip: the save state machine (`model/save`), selection, visibility, tools and overlay settings.
+ * the clip: the save state machine (`model/save`), selection, visibility, tools and overlay settings,
+ * and mask propagation (start, follow the job, review and accept; a range accept is one undo step over
+ * its frames).
  * Server calls are injected (`AnnotatorDeps`, defaulting to `./api`) so tests can stand in for them.
  */
 import type { ToolName } from "../canvas/tools/types";
@@ -19,6 +21,7 @@ import {
   docToApi,
   emptyDoc,
   findInstance,
+  mergeTracked,
   relabelInstance,
   removeInstance,
   type FrameDoc,
@@ -27,8 +30,20 @@ import {
 import { frameStatus, type FrameStatus } from "../model/frameStatus";
 import { frameLabel } from "../model/frameTime";
 import { History } from "../model/history";
-import { decodeRle } from "../model/rle";
-import { SaveController, type FrameSaveStatus, type SaveConflict, type Scheduler } from "../model/save";
+import { isEmpty } from "../model/mask";
+import {
+  acceptedInstances,
+  defaultEndIndex,
+  frameMarks,
+  framesText,
+  isFinished,
+  progressFraction,
+  rangeFrameIndexes,
+  rangeProblem,
+  type FrameMark,
+} from "../model/propagation";
+import { decodeRle, encodeRle } from "../model/rle";
+import { browserScheduler, SaveController, type FrameSaveStatus, type SaveConflict, type Scheduler } from "../model/save";
 import * as defaultApi from "./api";
 import {
   AnnotatorApiError,
@@ -37,7 +52,10 @@ import {
   type ClipDetail,
   type ClipFrame,
   type ProjectDetail,
+  type Propagation,
+  type PropagationDirection,
   type Proposal,
+  type ProposalInstance,
   type Verdict,
 } from "./api";
 
@@ -53,12 +71,22 @@ export type AnnotatorDeps = Pick<
   | "samPredict"
   | "acceptProposalOnFrame"
   | "acceptProposalOnClip"
+  | "startPropagation"
+  | "fetchPropagation"
+  | "fetchPropagations"
+  | "acceptPropagation"
 >;
+
+/** At most this many instances are propagated at once (the server's limit too). */
+export const MAX_PROPAGATED_INSTANCES = 20;
+/** How often a running propagation's progress is read. */
+export const PROPAGATION_POLL_MS = 1000;
 
 export const BRUSH_SIZES = [1, 2, 3, 5, 8, 12, 16, 20, 28, 40, 56, 80, 120];
 const EDIT_ROLES = new Set(["annotator", "manager", "admin"]);
 const REVIEW_ROLES = new Set(["reviewer", "manager", "admin"]);
 const DEFAULT_LABEL = "object";
+const NONE: readonly ProposalInstance[] = [];
 
 export interface Notice {
   id: number;
@@ -74,6 +102,23 @@ interface FrameSlot {
   /** Our versions set aside when a conflict was resolved by taking theirs (newest last). */
   stash: FrameDoc[];
   sourceProposal: number | null;
+}
+
+/** The propagation started from this page, as its panel shows it. */
+export interface PropagationRun {
+  /** null until the server has answered the start. */
+  id: number | null;
+  status: "starting" | Propagation["status"];
+  /** 0..1 */
+  progress: number;
+  message: string;
+  error: string;
+}
+
+/** One undo (or redo) step over several frames: the document each frame must still show for it to apply. */
+interface BulkStep {
+  label: string;
+  frames: { slot: FrameSlot; doc: FrameDoc }[];
 }
 
 export interface SessionSnapshot {
@@ -106,6 +151,25 @@ export interface SessionSnapshot {
   vocabulary: readonly { name: string; color: string }[];
   proposals: readonly Proposal[];
   proposalId: number | null;
+  /** The overlay's instances on this frame (the selected proposal's or propagation's). */
+  overlayInstances: readonly ProposalInstance[];
+  propagations: readonly Propagation[];
+  /** The role may propagate masks and accept propagations. */
+  canPropagate: boolean;
+  /** The propagation shown in the overlay (exclusive with `proposalId`). */
+  propagationId: number | null;
+  propagation: Propagation | null;
+  propagateDirection: PropagationDirection;
+  /** The frame index a new propagation runs to. */
+  propagateEnd: number;
+  propagationRun: PropagationRun | null;
+  /** Why the last propagation could not start (e.g. no tracker configured), shown by the action. */
+  propagationError: string | null;
+  includeSilent: boolean;
+  /** Frames found stale by the last range accept (reloaded since). */
+  staleFrames: readonly number[];
+  /** Per frame: what the selected propagation says about it (filmstrip marks). */
+  frameMarks: readonly FrameMark[];
   overlayVisible: boolean;
   overlayOpacity: number;
   save: FrameSaveStatus;
@@ -152,6 +216,17 @@ export class AnnotatorSession {
   private labelDraft = DEFAULT_LABEL;
   private proposals: Proposal[] = [];
   private proposalId: number | null = null;
+  private propagations: Propagation[] = [];
+  private propagationId: number | null = null;
+  private propagateDirection: PropagationDirection = "forward";
+  private propagateEnd: number | null = null;
+  private propagationRun: PropagationRun | null = null;
+  private propagationError: string | null = null;
+  private includeSilent = false;
+  private staleFrames: number[] = [];
+  private pollTimer: unknown = null;
+  private bulkUndo: BulkStep | null = null;
+  private bulkRedo: BulkStep | null = null;
   private overlayVisible = true;
   private overlayOpacity = 0.45;
   private busy: string | null = null;
@@ -160,8 +235,11 @@ export class AnnotatorSession {
   private helpOpen = false;
   private disposed = false;
 
+  private readonly scheduler: Scheduler;
+
   constructor(private readonly options: SessionOptions) {
     this.deps = options.deps ?? defaultApi;
+    this.scheduler = options.scheduler ?? browserScheduler;
     this.frameIndex = Math.max(0, options.initialFrame ?? 0);
     this.clock = new ActivityClock(30_000, options.now);
     this.saver = new SaveController({
@@ -194,6 +272,7 @@ export class AnnotatorSession {
 
   dispose(): void {
     this.disposed = true;
+    if (this.pollTimer !== null) this.scheduler.clearTimeout(this.pollTimer);
     this.saver.dispose();
     this.listeners.clear();
   }
@@ -204,8 +283,10 @@ export class AnnotatorSession {
     // Annotations and proposals need only the clip id: fetched alongside the clip (one round trip less).
     const annotationsRequest = this.deps.fetchAnnotations(this.options.clipId);
     const proposalsRequest = this.deps.fetchProposals(this.options.clipId);
+    const propagationsRequest = this.deps.fetchPropagations(this.options.clipId);
     annotationsRequest.catch(() => undefined);
     proposalsRequest.catch(() => undefined);
+    propagationsRequest.catch(() => undefined);
     try {
       const clip = await this.deps.fetchClip(this.options.clipId);
       this.options.onClip?.(clip, Math.min(this.frameIndex, Math.max(0, clip.frames.length - 1)));
@@ -225,6 +306,7 @@ export class AnnotatorSession {
       this.loadError = clip.frames.length ? null : `The clip has no frames yet (status: ${clip.status ?? "unknown"}).`;
       this.changed();
       void this.loadProposals(proposalsRequest);
+      void this.loadPropagations(propagationsRequest);
     } catch (e) {
       this.phase = "error";
       this.loadError = e instanceof Error ? e.message : String(e);
@@ -244,10 +326,29 @@ export class AnnotatorSession {
     }
   }
 
+  private async loadPropagations(request: Promise<Propagation[]>): Promise<void> {
+    try {
+      const propagations = await request;
+      if (this.disposed) return;
+      this.propagations = propagations;
+      // A propagation still running (the page was reloaded meanwhile): follow it again.
+      const running = propagations.find((p) => !isFinished(p.status));
+      if (running && !this.propagationRun) this.followPropagation(running);
+      this.changed();
+    } catch (e) {
+      if (e instanceof AnnotatorApiError && e.status === 404) return; // a server without propagation
+      this.say("error", `Propagations could not be loaded: ${messageOf(e)}`);
+    }
+  }
+
   // --- helpers ----------------------------------------------------------------------------------
 
   private slotById(frameId: number): FrameSlot | undefined {
     return this.slots.find((s) => s.frame.id === frameId);
+  }
+
+  private slotByIndex(frameIndex: number): FrameSlot | undefined {
+    return this.slots.find((s) => s.frame.index === frameIndex);
   }
 
   private get slot(): FrameSlot | null {
@@ -300,6 +401,7 @@ export class AnnotatorSession {
   private commitDoc(slot: FrameSlot, doc: FrameDoc): void {
     const before = this.docOf(slot);
     if (doc === before) return;
+    this.forgetBulk();
     slot.history.record(before);
     slot.doc = doc;
     this.saver.markChanged(slot.frame.id);
@@ -351,10 +453,12 @@ export class AnnotatorSession {
   }
 
   undo(): void {
+    if (this.bulkUndo) return this.applyBulk("undo");
     const slot = this.slot;
     if (!slot || !this.canEditSlot(slot)) return;
     const previous = slot.history.undo(this.docOf(slot));
     if (!previous) return;
+    this.forgetBulk();
     slot.doc = previous;
     this.pruneSelection();
     this.saver.markChanged(slot.frame.id);
@@ -362,10 +466,12 @@ export class AnnotatorSession {
   }
 
   redo(): void {
+    if (this.bulkRedo) return this.applyBulk("redo");
     const slot = this.slot;
     if (!slot || !this.canEditSlot(slot)) return;
     const next = slot.history.redo(this.docOf(slot));
     if (!next) return;
+    this.forgetBulk();
     slot.doc = next;
     this.pruneSelection();
     this.saver.markChanged(slot.frame.id);
@@ -444,6 +550,7 @@ export class AnnotatorSession {
     }
     try {
       const { doc, created } = copyInstances(this.docOf(slot), this.selectedIds, this.docOf(target));
+      this.forgetBulk();
       target.history.record(this.docOf(target));
       target.doc = doc;
       this.saver.markChanged(target.frame.id);
@@ -519,6 +626,14 @@ export class AnnotatorSession {
 
   setProposal(id: number | null): void {
     this.proposalId = id;
+    if (id !== null) this.propagationId = null;
+    this.changed();
+  }
+
+  /** Show a propagation in the overlay (in place of a proposal). */
+  setPropagation(id: number | null): void {
+    this.propagationId = id;
+    if (id !== null) this.proposalId = null;
     this.changed();
   }
 
@@ -528,11 +643,12 @@ export class AnnotatorSession {
     this.changed();
   }
 
-  /** The selected proposal's instances on the current frame. */
-  proposalInstances(): Proposal["frames"][number]["instances"] {
-    const proposal = this.proposals.find((p) => p.id === this.proposalId);
+  /** The overlay's instances on the current frame: the selected proposal's, or the selected propagation's. */
+  proposalInstances(): readonly ProposalInstance[] {
     const index = this.slot?.frame.index;
-    return proposal?.frames.find((f) => f.frame_index === index)?.instances ?? [];
+    if (this.propagationId !== null) return this.selectedPropagation()?.frames.find((f) => f.frame_index === index)?.instances ?? NONE;
+    const proposal = this.proposals.find((p) => p.id === this.proposalId);
+    return proposal?.frames.find((f) => f.frame_index === index)?.instances ?? NONE;
   }
 
   /** Copy one proposal instance into this frame's document (a local edit, saved like the others). */
@@ -543,7 +659,7 @@ export class AnnotatorSession {
     try {
       const mask = decodeRle(instance.mask);
       const { doc, created } = applyChanges(this.docOf(slot), [{ instanceId: null, mask }], instance.label);
-      slot.sourceProposal = this.proposalId;
+      if (this.proposalId !== null) slot.sourceProposal = this.proposalId;
       this.commitDoc(slot, doc);
       if (created.length) this.select(created[0]);
     } catch (e) {
@@ -619,6 +735,314 @@ export class AnnotatorSession {
     if (before) slot.history.record(before);
     slot.doc = after;
     if (slot === this.slot) this.pruneSelection();
+  }
+
+  // --- propagation -------------------------------------------------------------------------------
+
+  private selectedPropagation(): Propagation | null {
+    return this.propagations.find((p) => p.id === this.propagationId) ?? null;
+  }
+
+  private frameIndexes(): number[] {
+    return this.slots.map((s) => s.frame.index);
+  }
+
+  /** The frame a new propagation runs to: the one picked, else the clip's end (forward) or start (backward). */
+  private propagateEndIndex(): number {
+    return this.propagateEnd ?? defaultEndIndex(this.propagateDirection, this.frameIndexes());
+  }
+
+  setPropagateDirection(direction: PropagationDirection): void {
+    if (direction === this.propagateDirection) return;
+    this.propagateDirection = direction;
+    this.propagateEnd = null; // back to the clip's end or start
+    this.propagationError = null;
+    this.changed();
+  }
+
+  /** The frame index to propagate to (null: the clip's end or start). */
+  setPropagateEnd(frameIndex: number | null): void {
+    this.propagateEnd = frameIndex;
+    this.propagationError = null;
+    this.changed();
+  }
+
+  setIncludeSilent(value: boolean): void {
+    this.includeSilent = value;
+    this.changed();
+  }
+
+  /**
+   * Propagate the selected instances of this frame (their masks as they are now, saved or not) in the
+   * chosen direction to the end frame. The job's progress is followed until it finishes; its result
+   * then shows in the overlay like a proposal.
+   */
+  async startPropagation(): Promise<void> {
+    const slot = this.slot;
+    const clip = this.clip;
+    if (!slot || !clip || !EDIT_ROLES.has(this.role() ?? "")) return;
+    if (this.propagationRun && !isFinished(this.propagationRun.status)) {
+      this.propagationError = "A propagation is already running; wait for it to finish.";
+      return this.changed();
+    }
+    const doc = this.docOf(slot);
+    const chosen = doc.instances.filter((i) => this.selectedIds.includes(i.id) && !isEmpty(i.mask));
+    const end = this.propagateEndIndex();
+    const problem = !chosen.length
+      ? "Select the instance(s) to propagate in the instance list first (Shift-click adds more)."
+      : chosen.length > MAX_PROPAGATED_INSTANCES
+        ? `At most ${MAX_PROPAGATED_INSTANCES} instances can be propagated at once; ${chosen.length} are selected.`
+        : rangeProblem(this.propagateDirection, slot.frame.index, end, this.frameIndexes());
+    if (problem) {
+      this.propagationError = problem;
+      return this.changed();
+    }
+    this.propagationError = null;
+    this.propagationRun = { id: null, status: "starting", progress: 0, message: "Starting…", error: "" };
+    this.changed();
+    try {
+      const propagation = await this.deps.startPropagation(clip.id, {
+        frame_index: slot.frame.index,
+        instances: chosen.map((i) => ({ mask: encodeRle(i.mask), label: i.label })),
+        direction: this.propagateDirection,
+        end_frame_index: end,
+      });
+      if (this.disposed) return;
+      this.followPropagation(propagation);
+    } catch (e) {
+      this.propagationRun = null;
+      const status = e instanceof AnnotatorApiError ? e.status : 0;
+      // 503: no tracker configured; the server's message says which setting to fix.
+      this.propagationError = status === 503 ? messageOf(e) : `The propagation could not start: ${messageOf(e)}`;
+      this.changed();
+    }
+  }
+
+  /** Take the server's copy of a propagation; poll it until it has finished. */
+  private followPropagation(propagation: Propagation): void {
+    const k = this.propagations.findIndex((p) => p.id === propagation.id);
+    if (k >= 0) this.propagations = this.propagations.map((p, i) => (i === k ? propagation : p));
+    else this.propagations = [propagation, ...this.propagations];
+    const waiting = propagation.status === "queued" ? (propagation.job?.waiting_reason ?? "") : "";
+    this.propagationRun = {
+      id: propagation.id,
+      status: propagation.status,
+      progress: propagation.status === "succeeded" ? 1 : progressFraction(propagation.progress ?? propagation.job?.progress),
+      message: waiting || propagation.message || propagation.job?.message || "",
+      error: propagation.error ?? "",
+    };
+    if (this.pollTimer !== null) this.scheduler.clearTimeout(this.pollTimer);
+    this.pollTimer = null;
+    if (!isFinished(propagation.status)) {
+      this.pollTimer = this.scheduler.setTimeout(() => {
+        this.pollTimer = null;
+        void this.pollPropagation(propagation.id);
+      }, PROPAGATION_POLL_MS);
+    } else if (propagation.status === "succeeded") {
+      this.propagationId = propagation.id;
+      this.proposalId = null;
+      this.overlayVisible = true;
+      const marks = frameMarks(this.frameIndexes(), propagation);
+      const silent = marks.filter((m) => m.silentLabels.length).length;
+      const check = marks.filter((m) => m.check).length;
+      const frames = marks.filter((m) => m.propagated).length;
+      this.say(
+        "info",
+        `Propagated to ${frames} frame${frames === 1 ? "" : "s"}` +
+          (silent ? `; ${silent} with silent instances` : "") +
+          (check ? `; ${check} to check` : "") +
+          ". Review them in the filmstrip, then accept.",
+      );
+    }
+    this.changed();
+  }
+
+  private async pollPropagation(id: number): Promise<void> {
+    if (this.disposed || this.propagationRun?.id !== id) return;
+    try {
+      const propagation = await this.deps.fetchPropagation(id);
+      if (this.disposed || this.propagationRun?.id !== id) return;
+      this.followPropagation(propagation);
+    } catch (e) {
+      if (this.disposed || this.propagationRun?.id !== id) return;
+      this.propagationRun = { ...this.propagationRun, message: `Progress could not be read (${messageOf(e)}); trying again…` };
+      this.pollTimer = this.scheduler.setTimeout(() => {
+        this.pollTimer = null;
+        void this.pollPropagation(id);
+      }, PROPAGATION_POLL_MS * 3);
+      this.changed();
+    }
+  }
+
+  /**
+   * Accept the selected propagation on this frame: its instances (sounding ones, unless silent ones
+   * are included) replace those this frame already took from the same track, or are added. A local
+   * edit: saved and undone like any other.
+   */
+  acceptPropagationFrame(): void {
+    const slot = this.slot;
+    const propagation = this.selectedPropagation();
+    if (!slot || !propagation || !this.canEditSlot(slot)) return;
+    if (slot.frame.index === propagation.source_frame_index) {
+      this.say("info", "This is the propagation's source frame: its masks are the ones propagated.");
+      return;
+    }
+    const frame = propagation.frames.find((f) => f.frame_index === slot.frame.index);
+    const chosen = acceptedInstances(frame, this.includeSilent);
+    if (!chosen.length) {
+      this.say(
+        "info",
+        frame?.instances.length
+          ? "Only silent instances here (visible, not sounding: background in AVS). Tick “include silent frames” to accept them anyway."
+          : "Nothing was propagated to this frame.",
+      );
+      return;
+    }
+    try {
+      const items = chosen.map((i) => ({ trackOf: `${propagation.id}:${i.track}`, label: i.label, mask: decodeRle(i.mask) }));
+      const { doc, created, replaced } = mergeTracked(this.docOf(slot), items);
+      this.commitDoc(slot, doc);
+      this.selectedIds = [...replaced, ...created];
+      this.say("info", `Accepted ${items.length} propagated mask${items.length === 1 ? "" : "s"} on ${this.frameName(slot, false)}.`);
+    } catch (e) {
+      this.say("error", messageOf(e));
+    }
+  }
+
+  /**
+   * Accept the selected propagation on every frame of its range but the source (server-side, all or
+   * nothing, against the versions this page knows). A stale frame (409) is reloaded and named; on
+   * success the frames show the stored annotations and one undo step restores what they had before.
+   */
+  async acceptPropagationRange(): Promise<void> {
+    const clip = this.clip;
+    const propagation = this.selectedPropagation();
+    if (!clip || !propagation || !EDIT_ROLES.has(this.role() ?? "")) return;
+    await this.run("Accepting the propagation…", async () => {
+      await this.saver.flushAll();
+      const slots = rangeFrameIndexes(propagation)
+        .map((k) => this.slotByIndex(k))
+        .filter((s): s is FrameSlot => !!s);
+      const inConflict = slots.find((s) => this.saver.conflict()?.frameId === s.frame.id);
+      if (inConflict) {
+        this.say("error", `Resolve the conflict on ${this.frameName(inConflict, false)} first.`);
+        return;
+      }
+      const base: Record<string, number | null> = {};
+      for (const s of slots) base[String(s.frame.index)] = this.saver.version(s.frame.id);
+      let result;
+      try {
+        result = await this.deps.acceptPropagation(propagation.id, {
+          frame_indexes: null,
+          include_silent: this.includeSilent,
+          base_versions: base,
+        });
+      } catch (e) {
+        if (!(e instanceof AnnotatorApiError) || e.status !== 409) throw e;
+        const stale = framesOf(e.extra.stale_frames);
+        if (!stale.length) throw e; // locked frames, or a propagation not finished: the server's message says which
+        this.staleFrames = stale;
+        await this.reloadFrames(stale);
+        this.say(
+          "error",
+          `Nothing was accepted: ${stale.length ? framesText(stale) : "some frames"} changed on the server since this page loaded them. ` +
+            "They are reloaded now (your version is one undo step away): check them, then accept again.",
+        );
+        return;
+      }
+      this.staleFrames = [];
+      const step: BulkStep = { label: "the range accept", frames: [] };
+      for (const { frame_index, annotation } of result.accepted) {
+        const slot = this.slotByIndex(frame_index);
+        if (!slot) continue;
+        const before = this.docOf(slot);
+        slot.annotation = annotation;
+        slot.doc = null;
+        const after = this.docOf(slot);
+        slot.history.record(before);
+        this.saver.rebase(slot.frame.id, annotation);
+        step.frames.push({ slot, doc: after });
+      }
+      if (this.slot) this.pruneSelection();
+      this.bulkRedo = null;
+      this.bulkUndo = step.frames.length ? step : null;
+      const silent = result.skipped.filter((s) => s.reason === "silent").length;
+      const lost = result.skipped.length - silent;
+      const n = step.frames.length;
+      const left = [
+        silent ? `${silent} silent frame${silent === 1 ? "" : "s"} left out` : "",
+        lost ? `${lost} frame${lost === 1 ? "" : "s"} where the tracker lost every object` : "",
+      ].filter(Boolean);
+      this.say(
+        "info",
+        (n ? `Accepted the propagation on ${n} frame${n === 1 ? "" : "s"}` : "Nothing accepted") +
+          (left.length ? `; ${left.join(", ")}` : "") +
+          (n ? ". Undo (Ctrl+Z) restores what they had." : silent ? " (tick “include silent frames” to accept them)." : "."),
+      );
+    });
+  }
+
+  /** Reload frames from the server (after a stale accept); their current document stays one undo step away. */
+  private async reloadFrames(frameIndexes: readonly number[]): Promise<void> {
+    for (const index of frameIndexes) {
+      const slot = this.slotByIndex(index);
+      if (!slot) continue;
+      const annotation = await this.deps.fetchAnnotation(slot.frame.id);
+      this.takeServerCopy(slot, annotation);
+      if (annotation) this.saver.rebase(slot.frame.id, annotation);
+      else this.saver.track(slot.frame.id, null);
+    }
+  }
+
+  /** Undo or redo a step over several frames: frames changed since keep their changes. */
+  private applyBulk(direction: "undo" | "redo"): void {
+    const step = direction === "undo" ? this.bulkUndo : this.bulkRedo;
+    if (!step) return;
+    const back: BulkStep = { label: step.label, frames: [] };
+    let skipped = 0;
+    for (const { slot, doc } of step.frames) {
+      if (slot.doc !== doc || !this.canEditSlot(slot)) {
+        skipped++;
+        continue;
+      }
+      const other = direction === "undo" ? slot.history.undo(doc) : slot.history.redo(doc);
+      if (!other) continue;
+      slot.doc = other;
+      this.saver.markChanged(slot.frame.id);
+      back.frames.push({ slot, doc: other });
+    }
+    if (direction === "undo") {
+      this.bulkUndo = null;
+      this.bulkRedo = back.frames.length ? back : null;
+    } else {
+      this.bulkRedo = null;
+      this.bulkUndo = back.frames.length ? back : null;
+    }
+    this.pruneSelection();
+    const n = back.frames.length;
+    this.say(
+      "info",
+      `${direction === "undo" ? "Undid" : "Redid"} ${step.label} on ${n} frame${n === 1 ? "" : "s"}` +
+        (skipped ? ` (${skipped} changed since, left as they are)` : "") +
+        ".",
+    );
+  }
+
+  private marksCache: { propagation: Propagation | null; frames: number; marks: FrameMark[] } | null = null;
+
+  /** The filmstrip marks of `propagation` (recomputed only when it or the frames change). */
+  private marksOf(propagation: Propagation | null): FrameMark[] {
+    const cache = this.marksCache;
+    if (cache && cache.propagation === propagation && cache.frames === this.slots.length) return cache.marks;
+    const marks = frameMarks(this.frameIndexes(), propagation);
+    this.marksCache = { propagation, frames: this.slots.length, marks };
+    return marks;
+  }
+
+  /** A new edit: the multi-frame undo/redo step is no longer the latest. */
+  private forgetBulk(): void {
+    this.bulkUndo = null;
+    this.bulkRedo = null;
   }
 
   // --- saving -------------------------------------------------------------------------------------
@@ -768,11 +1192,13 @@ export class AnnotatorSession {
     const doc = slot ? this.docOf(slot) : null;
     const role = this.role();
     const vocabulary = (this.project?.labels ?? []).map((l) => ({ name: l.name, color: l.color }));
+    const overlayInstances = this.proposalInstances();
     const names = [
       ...(doc?.instances.map((i) => i.label) ?? []),
-      ...this.proposalInstances().map((i) => i.label),
+      ...overlayInstances.map((i) => i.label),
       this.labelDraft,
     ].filter(Boolean);
+    const propagation = this.selectedPropagation();
     const canEdit = this.canEditSlot(slot);
     return {
       phase: this.phase,
@@ -802,18 +1228,35 @@ export class AnnotatorSession {
       vocabulary,
       proposals: this.proposals,
       proposalId: this.proposalId,
+      overlayInstances,
+      propagations: this.propagations,
+      canPropagate: !!role && EDIT_ROLES.has(role),
+      propagationId: this.propagationId,
+      propagation,
+      propagateDirection: this.propagateDirection,
+      propagateEnd: this.propagateEndIndex(),
+      propagationRun: this.propagationRun,
+      propagationError: this.propagationError,
+      includeSilent: this.includeSilent,
+      staleFrames: this.staleFrames,
+      frameMarks: this.marksOf(propagation),
       overlayVisible: this.overlayVisible,
       overlayOpacity: this.overlayOpacity,
       save: this.saver.overall(),
       conflict: this.saver.conflict(),
-      canUndo: !!slot?.history.canUndo && canEdit,
-      canRedo: !!slot?.history.canRedo && canEdit,
+      canUndo: (!!slot?.history.canUndo && canEdit) || !!this.bulkUndo,
+      canRedo: (!!slot?.history.canRedo && canEdit) || !!this.bulkRedo,
       stashCount: slot?.stash.length ?? 0,
       busy: this.busy,
       notice: this.notice,
       helpOpen: this.helpOpen,
     };
   }
+}
+
+/** Frame indexes listed in an error's `extra` (e.g. `stale_frames` of a 409). */
+function framesOf(raw: unknown): number[] {
+  return Array.isArray(raw) ? raw.filter((x): x is number => Number.isInteger(x)) : [];
 }
 
 function messageOf(e: unknown): string {

@@ -78,6 +78,8 @@ export function useAnnotatorKeys(
           return void session.saveNow();
         case "copy.next":
           return session.copySelectedToNext();
+        case "propagate":
+          return void session.startPropagation();
         case "proposals.toggle":
           return session.setOverlay({ visible: !snap.overlayVisible });
         case "instance.delete":

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { addInstance, applyChanges, copyInstances, docFromApi, docToApi, emptyDoc, relabelInstance, removeInstance } from "./frameDoc";
+import { addInstance, applyChanges, copyInstances, docFromApi, docToApi, emptyDoc, mergeTracked, relabelInstance, removeInstance } from "./frameDoc";
 import { createMask, maskArea, paintDisc } from "./mask";
 
 function disc(w: number, h: number, x: number, y: number, r: number) {
@@ -73,5 +73,25 @@ describe("copy to the next frame", () => {
   it("refuses frames of another size", () => {
     const source = addInstance(emptyDoc(10, 10), "x", disc(10, 10, 5, 5, 2));
     expect(() => copyInstances(source.doc, [source.id], emptyDoc(12, 10))).toThrow(/different sizes/);
+  });
+});
+
+describe("tracked instances (mask propagation)", () => {
+  it("replaces the instance of the same track and appends new tracks", () => {
+    const base = addInstance(emptyDoc(10, 8), "cat", disc(10, 8, 2, 2, 1)).doc;
+    const first = mergeTracked(base, [{ trackOf: "7:0", label: "dog", mask: disc(10, 8, 5, 4, 2) }]);
+    expect(first.doc.instances.map((i) => [i.label, i.trackOf])).toEqual([
+      ["cat", undefined],
+      ["dog", "7:0"],
+    ]);
+    expect(first.created).toHaveLength(1);
+    const again = mergeTracked(first.doc, [
+      { trackOf: "7:0", label: "dog", mask: disc(10, 8, 6, 4, 1) },
+      { trackOf: "7:1", label: "bird", mask: disc(10, 8, 1, 6, 1) },
+    ]);
+    expect(again.doc.instances.map((i) => i.label)).toEqual(["cat", "dog", "bird"]);
+    expect(again.replaced).toEqual(first.created); // the same instance, a new mask
+    expect(maskArea(again.doc.instances[1].mask)).toBe(maskArea(disc(10, 8, 6, 4, 1)));
+    expect(() => mergeTracked(base, [{ trackOf: "7:0", label: "dog", mask: createMask(4, 4) }])).toThrow(RangeError);
   });
 });

@@ -16,6 +16,8 @@ export interface Instance {
   readonly id: string;
   readonly label: string;
   readonly mask: Mask;
+  /** The propagation track the instance came from ("<propagation id>:<track>"), kept so a later accept replaces it. */
+  readonly trackOf?: string;
 }
 
 export interface FrameDoc {
@@ -53,14 +55,21 @@ export function docFromApi(instances: readonly ApiInstance[], width: number, hei
           `instance ${i} is ${mask.height}x${mask.width} (HxW) but the frame is ${height}x${width}`,
         );
       }
-      return { id: newInstanceId(), label: instance.label, mask };
+      const trackOf = (instance as { track_of?: unknown }).track_of;
+      return typeof trackOf === "string" && trackOf
+        ? { id: newInstanceId(), label: instance.label, mask, trackOf }
+        : { id: newInstanceId(), label: instance.label, mask };
     }),
   };
 }
 
 /** Encode for PUT /api/frames/{id}/annotation/. Empty masks are kept (the user may fill them later). */
 export function docToApi(doc: FrameDoc): ApiInstance[] {
-  return doc.instances.map((instance) => ({ mask: encodeRle(instance.mask), label: instance.label }));
+  return doc.instances.map((instance) =>
+    instance.trackOf
+      ? { mask: encodeRle(instance.mask), label: instance.label, track_of: instance.trackOf }
+      : { mask: encodeRle(instance.mask), label: instance.label },
+  );
 }
 
 export function findInstance(doc: FrameDoc, id: string | null): Instance | null {
@@ -121,4 +130,32 @@ export function copyInstances(source: FrameDoc, ids: readonly string[], target: 
     .filter((i) => wanted.has(i.id))
     .map((i) => ({ id: newInstanceId(), label: i.label, mask: cloneMask(i.mask) }));
   return { doc: { ...target, instances: [...target.instances, ...copies] }, created: copies.map((i) => i.id) };
+}
+
+/**
+ * Put tracked instances (a propagation's, on this frame) into `doc`: each replaces the instance that
+ * came from the same track, keeping its id, or is appended. Masks must be of the frame's size.
+ */
+export function mergeTracked(
+  doc: FrameDoc,
+  items: readonly { trackOf: string; label: string; mask: Mask }[],
+): { doc: FrameDoc; created: string[]; replaced: string[] } {
+  const instances = [...doc.instances];
+  const created: string[] = [];
+  const replaced: string[] = [];
+  for (const item of items) {
+    if (item.mask.width !== doc.width || item.mask.height !== doc.height) {
+      throw new RangeError(`a ${item.mask.width}x${item.mask.height} mask on a ${doc.width}x${doc.height} frame (WxH)`);
+    }
+    const k = instances.findIndex((i) => i.trackOf === item.trackOf);
+    if (k >= 0) {
+      instances[k] = { ...instances[k], label: item.label, mask: item.mask };
+      replaced.push(instances[k].id);
+    } else {
+      const id = newInstanceId();
+      instances.push({ id, label: item.label, mask: item.mask, trackOf: item.trackOf });
+      created.push(id);
+    }
+  }
+  return { doc: { ...doc, instances }, created, replaced };
 }

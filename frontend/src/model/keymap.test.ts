@@ -27,6 +27,7 @@ describe("keyboard shortcuts", () => {
     expect(matchShortcut(key("z", { metaKey: true, shiftKey: true }))).toBe("redo");
     expect(matchShortcut(key("y", { ctrlKey: true }))).toBe("redo");
     expect(matchShortcut(key("?", { shiftKey: true }))).toBe("help");
+    expect(matchShortcut(key("t"))).toBe("propagate");
   });
 
   it("leaves browser shortcuts alone (letters with Ctrl/Meta/Alt) and documents every action once", () => {

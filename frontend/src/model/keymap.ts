@@ -17,6 +17,7 @@ export type Action =
   | "redo"
   | "save"
   | "copy.next"
+  | "propagate"
   | "proposals.toggle"
   | "instance.delete"
   | "instance.visibility"
@@ -59,8 +60,9 @@ export const SHORTCUTS: readonly Shortcut[] = [
   { action: "frame.next", keys: ["D", "→"], description: "Next frame", group: "Frames", match: plain("d", "ArrowRight") },
   { action: "frame.previous", keys: ["A", "←"], description: "Previous frame", group: "Frames", match: plain("a", "ArrowLeft") },
   { action: "copy.next", keys: ["C"], description: "Copy the selected mask(s) to the next frame", group: "Frames", match: plain("c") },
+  { action: "propagate", keys: ["T"], description: "Propagate the selected mask(s) (Propagate panel)", group: "Frames", match: plain("t") },
   { action: "audio.playPause", keys: ["K"], description: "Play / pause the audio", group: "Frames", match: plain("k") },
-  { action: "undo", keys: ["Ctrl+Z"], description: "Undo (this frame)", group: "Edit", match: withCtrl("z", false) },
+  { action: "undo", keys: ["Ctrl+Z"], description: "Undo (this frame; just after a range accept, that accept)", group: "Edit", match: withCtrl("z", false) },
   { action: "redo", keys: ["Ctrl+Shift+Z", "Ctrl+Y"], description: "Redo (this frame)", group: "Edit", match: (e) => withCtrl("z", true)(e) || withCtrl("y", false)(e) },
   { action: "save", keys: ["Ctrl+S"], description: "Save now", group: "Edit", match: withCtrl("s", false) },
   { action: "instance.delete", keys: ["Delete"], description: "Delete the selected instance", group: "Edit", match: plain("Delete") },

@@ -22,4 +22,14 @@ describe("provenance", () => {
     expect(describeProvenance(null)).toEqual([]);
     expect(describeProvenance({ model: "x" })).toEqual([{ title: "model", detail: '"x"' }]);
   });
+
+  it("reads a propagated instance's audio check", () => {
+    const steps = describeProvenance({ rms: 0.0123, audio_tags: [["Bark", 0.7]], supported_by: [], reason: "the window carries no dog sound" });
+    expect(steps).toEqual([
+      { title: "Audio level", detail: "RMS 0.012" },
+      { title: "Audio tags", detail: "Bark (0.70)" },
+      { title: "Sounding", detail: "no tag supports the label" },
+      { title: "Why", detail: "the window carries no dog sound" },
+    ]);
+  });
 });

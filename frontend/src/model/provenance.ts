@@ -1,7 +1,9 @@
 /**
  * A readable account of how a proposal instance came about, from its `provenance` JSON
  * (`ml_backend`: OpenAVS gives audio tags → noun → boxes; the synchrony baseline gives audio level,
- * motion and a box). Unknown shapes degrade to a short key: value list.
+ * motion and a box; a mask propagation gives the window's audio level and tags, the tags that
+ * support the label, and why the instance counts as sounding or silent). Unknown shapes degrade to a
+ * short key: value list.
  */
 export interface ProvenanceStep {
   /** e.g. "Audio tags", "Noun", "Box". */
@@ -33,7 +35,13 @@ export function describeProvenance(provenance: Json): ProvenanceStep[] {
     steps.push({
       title: "Audio tags",
       detail: tags
-        .map((t) => (isRecord(t) ? `${String(t.label)}${t.score !== undefined ? ` (${num(t.score)})` : ""}` : String(t)))
+        .map((t) =>
+          isRecord(t)
+            ? `${String(t.label)}${t.score !== undefined ? ` (${num(t.score)})` : ""}`
+            : Array.isArray(t) && t.length === 2
+              ? `${String(t[0])} (${num(t[1])})`
+              : String(t),
+        )
         .join(", "),
     });
   } else if (Array.isArray(provenance.clip_audio_tags) && provenance.clip_audio_tags.length) {
@@ -59,6 +67,11 @@ export function describeProvenance(provenance: Json): ProvenanceStep[] {
     const single = box(provenance.box);
     if (single) steps.push({ title: "Box", detail: single });
   }
+  if (typeof provenance.rms === "number") steps.unshift({ title: "Audio level", detail: `RMS ${num(provenance.rms, 3)}` });
+  if (Array.isArray(provenance.supported_by)) {
+    steps.push({ title: "Sounding", detail: provenance.supported_by.length ? `supported by ${provenance.supported_by.map(String).join(", ")}` : "no tag supports the label" });
+  }
+  if (typeof provenance.reason === "string" && provenance.reason) steps.push({ title: "Why", detail: provenance.reason });
   if (isRecord(provenance.clip_label)) {
     steps.push({ title: "Label", detail: `${String(provenance.clip_label.label)} (${num(provenance.clip_label.score)})` });
   }
