@@ -13,6 +13,20 @@ from server.learning.services import model_version_config_hash
 from server.media.models import Clip, Frame, Label, Project
 
 
+class CountersKept:
+    """Factories write rows directly, not through the services: after each one, store the counters the services
+    would have (`server.learning.services.counters_rebuild` for the row's project)."""
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        from server.learning.services import counters_rebuild
+
+        instance = super()._create(model_class, *args, **kwargs)
+        clip = instance if isinstance(instance, Clip) else instance.clip
+        counters_rebuild(project_id=clip.project_id)
+        return instance
+
+
 class UserFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = get_user_model()
@@ -48,7 +62,7 @@ class LabelFactory(factory.django.DjangoModelFactory):
     color = "#ff0000"
 
 
-class ClipFactory(factory.django.DjangoModelFactory):
+class ClipFactory(CountersKept, factory.django.DjangoModelFactory):
     """A ready clip without files; use FrameFactory for frames with a real image."""
 
     class Meta:
@@ -65,7 +79,7 @@ class ClipFactory(factory.django.DjangoModelFactory):
     has_audio = True
 
 
-class FrameFactory(factory.django.DjangoModelFactory):
+class FrameFactory(CountersKept, factory.django.DjangoModelFactory):
     class Meta:
         model = Frame
 
@@ -86,7 +100,7 @@ class ModelVersionFactory(factory.django.DjangoModelFactory):
     config_hash = factory.LazyAttribute(lambda v: model_version_config_hash(config=v.config))
 
 
-class ProposalFactory(factory.django.DjangoModelFactory):
+class ProposalFactory(CountersKept, factory.django.DjangoModelFactory):
     """`frames` empty unless given: `[{"frame_index", "instances": [{"mask", "label", "score", "provenance"}]}]`."""
 
     class Meta:
@@ -97,7 +111,7 @@ class ProposalFactory(factory.django.DjangoModelFactory):
     frames = factory.LazyFunction(list)
 
 
-class AnnotationFactory(factory.django.DjangoModelFactory):
+class AnnotationFactory(CountersKept, factory.django.DjangoModelFactory):
     """A draft at version 1 with no instances, on a new frame unless given."""
 
     class Meta:

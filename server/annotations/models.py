@@ -79,6 +79,11 @@ class Annotation(TimeStampedModel):
 
     class Meta:
         ordering = ["clip_id", "frame__index"]
+        indexes = [
+            # A project's annotations, least recently changed first (`annotation_list_for_project`), and by status.
+            models.Index(fields=["updated_at", "id"], name="annotation_updated_order"),
+            models.Index(fields=["status", "updated_at", "id"], name="annotation_status_updated"),
+        ]
 
 
 class AnnotationRevision(models.Model):
@@ -113,3 +118,36 @@ class Review(TimeStampedModel):
 
     class Meta:
         ordering = ["-created_at"]
+
+
+class Propagation(TimeStampedModel):
+    """An annotator's masks on one frame, tracked through a range of the clip by the configured video mask tracker
+    (`models.tracker`), each propagated mask checked against its frame's audio window: a proposal of kind
+    "propagation" the annotator reviews and accepts per frame or for the range (`server.annotations.propagation`).
+
+    `instances`: the prompts, `[{"track": k, "label": str, "mask": RLE}]`. `frames`: one entry per frame of the
+    range in tracking order, the source frame first (`ml_backend.serving.propagation` documents the entry:
+    `{"frame_index", "timestamp", "silent", "low_confidence", "provenance", "instances": [{"track", "label", "mask",
+    "area", "confidence", "score", "sounding", "low_confidence", "provenance"}]}`); filled while the job runs.
+    `start_frame_index` ≤ `end_frame_index`: the frames the tracker runs over, the source included. The job (kind
+    "propagate", queue `inference`) carries status, progress and a readable error."""
+
+    class Direction(models.TextChoices):
+        FORWARD = "forward"
+        BACKWARD = "backward"
+
+    clip = models.ForeignKey("media.Clip", on_delete=models.CASCADE, related_name="propagations")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    job = models.ForeignKey("jobs.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    source_frame_index = models.PositiveIntegerField()
+    direction = models.CharField(max_length=8, choices=Direction.choices)
+    start_frame_index = models.PositiveIntegerField()
+    end_frame_index = models.PositiveIntegerField()
+    tracker = models.CharField(max_length=200, blank=True, default="", help_text="The tracker's short model name.")
+    instances = models.JSONField(default=list, help_text='The prompts: [{"track", "label", "mask"}].')
+    frames = models.JSONField(default=list, help_text="Per frame of the range, in tracking order.")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]

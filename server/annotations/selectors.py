@@ -16,12 +16,12 @@ from typing import Any, NamedTuple
 import numpy as np
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.files.storage import Storage, default_storage
-from django.db.models import Count, IntegerField, OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models import F, Prefetch, QuerySet
 
-from server.annotations.models import Annotation, AnnotationRevision, Proposal, Review
+from server.annotations.models import Annotation, AnnotationRevision, Propagation, Proposal, Review
 from server.core.errors import ApplicationError, NotFoundError
 from server.core.permissions import project_object_access
-from server.media.models import Clip, Frame
+from server.media.models import Clip, Frame, Project
 
 User = AbstractBaseUser | AnonymousUser
 
@@ -95,18 +95,40 @@ def annotation_list_for_project(*, project_id: int, filters: dict[str, Any] | No
     changed first, the order a review queue is worked in), "-updated_at" or "clip" (clip, then frame).
     """
     filters = filters or {}
-    frames = Frame.objects.filter(clip_id=OuterRef("clip_id")).order_by().values("clip_id").annotate(n=Count("pk"))
     qs = (
         _annotations()
         .select_related("clip")
         .filter(clip__project_id=project_id)
-        .annotate(clip_num_frames=Subquery(frames.values("n"), output_field=IntegerField()))
+        .annotate(clip_num_frames=F("clip__num_frames"))
     )
     if filters.get("status"):
         qs = qs.filter(status=filters["status"])
     if filters.get("clip") is not None:
         qs = qs.filter(clip_id=filters["clip"])
     return qs.order_by(*PROJECT_ANNOTATION_ORDERINGS[filters.get("ordering") or "updated_at"])
+
+
+def annotation_count_for_project(*, project_id: int, filters: dict[str, Any] | None = None) -> int | None:
+    """How many annotations `annotation_list_for_project` returns, read from the project's counters; None with a
+    `clip` filter (counted then)."""
+    filters = filters or {}
+    if filters.get("clip") is not None:
+        return None
+    row = (
+        Project.objects.filter(pk=project_id)
+        .values("annotation_count", "annotations_submitted", "annotations_accepted", "annotations_rejected")
+        .first()
+    )
+    if row is None:
+        return 0
+    by_status = {
+        Annotation.Status.SUBMITTED: row["annotations_submitted"],
+        Annotation.Status.ACCEPTED: row["annotations_accepted"],
+        Annotation.Status.REJECTED: row["annotations_rejected"],
+    }
+    by_status[Annotation.Status.DRAFT] = row["annotation_count"] - sum(by_status.values())
+    status = filters.get("status")
+    return by_status[status] if status else row["annotation_count"]
 
 
 def annotation_get(*, annotation_id: int) -> Annotation:
@@ -296,3 +318,31 @@ def proposal_evidence_for_clip(
         visual_kind=arrays.visual_kind,
     )
     return ProposalEvidence(maps, arrays.audio_tags(), embeddings)
+
+
+def propagation_get_for_user(*, user: User, propagation_id: int, roles: Iterable[str] | None = None) -> Propagation:
+    """A mask propagation (with its job and clip) of a project the user is a member of (with one of `roles`)."""
+    propagation = (
+        Propagation.objects.select_related("clip", "job", "job__created_by", "created_by")
+        .filter(pk=propagation_id)
+        .first()
+    )
+    project_object_access(
+        user=user, project_id=propagation.clip.project_id if propagation else None, entity="Propagation", roles=roles
+    )
+    assert propagation is not None  # project_object_access raised otherwise
+    return propagation
+
+
+def propagation_list(*, clip_id: int) -> QuerySet[Propagation]:
+    """A clip's mask propagations, newest first."""
+    return (
+        Propagation.objects.filter(clip_id=clip_id)
+        .select_related("job", "job__created_by", "created_by")
+        .order_by("-created_at", "-id")
+    )
+
+
+def annotation_list_by_ids(*, annotation_ids: Iterable[int]) -> dict[int, Annotation]:
+    """{id: annotation} with what their representation needs, in a constant number of queries."""
+    return {a.pk: a for a in _annotations().filter(pk__in=list(annotation_ids))}

@@ -11,14 +11,18 @@ from __future__ import annotations
 
 import math
 import os
+import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import partial
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
-from django.db.models import F
-from django.db.models.functions import Lower
+from django.db.models import Count, Exists, F, FloatField, IntegerField, OuterRef, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce, Greatest, Lower
 from django.utils import timezone
 
 from server.accounts.models import Role
@@ -27,7 +31,9 @@ from server.annotations.models import Annotation, AnnotationRevision, Proposal, 
 from server.annotations.records import records_delete_on_commit
 from server.core.errors import ApplicationError, ConflictError, NotFoundError, ServiceUnavailableError
 from server.core.masks import rle_union_iou, rle_validate
-from server.media.models import Frame, Label
+from server.core.queries import subquery_count
+from server.learning.models import ModelVersion
+from server.media.models import Clip, Frame, Label, Project
 
 LABEL_MAX_LENGTH = Label._meta.get_field("name").max_length
 
@@ -58,6 +64,7 @@ LABEL_PALETTE = (
 EDITABLE_STATUSES = (Annotation.Status.DRAFT, Annotation.Status.SUBMITTED)
 PROPOSAL_FALLBACK_LABEL = "sounding object"  # for proposal instances a proposer left unlabelled
 SAM_MAX_POINTS = 64
+TRACK_OF = re.compile(r"[1-9][0-9]{0,17}:[0-9]{1,4}")  # an instance's mask propagation track: "<propagation>:<track>"
 
 
 class AnnotationConflictError(ConflictError):
@@ -75,8 +82,160 @@ class AnnotationConflictError(ConflictError):
         self.current = current
 
 
+# --- counters kept on clips and model versions ----------------------------------------------------
+
+
+def clip_annotation_counts_refresh(*, clips: QuerySet[Clip]) -> int:
+    """Store `proposal_count`, `has_proposals`, `annotated_count`, `accepted_count`, `submitted_count` and
+    `rejected_count` of `clips` recomputed from their rows (one UPDATE); returns the clips updated."""
+    status = Annotation.Status
+    return clips.update(
+        proposal_count=subquery_count(Proposal, link="clip"),
+        has_proposals=Exists(Proposal.objects.filter(clip=OuterRef("pk"))),
+        annotated_count=subquery_count(Annotation, link="clip"),
+        accepted_count=subquery_count(Annotation, link="clip", status=status.ACCEPTED),
+        submitted_count=subquery_count(Annotation, link="clip", status=status.SUBMITTED),
+        rejected_count=subquery_count(Annotation, link="clip", status=status.REJECTED),
+    )
+
+
+def _edit_shares(*, clip_id: int) -> dict[int, tuple[int, float]]:
+    """{model version id: (annotations, sum of their proposal_iou)} of the clip's annotations started from a
+    proposal: the clip's share of each version's edit statistics."""
+    rows = (
+        Annotation.objects.filter(clip_id=clip_id, proposal_iou__isnull=False, source_proposal__isnull=False)
+        .order_by()
+        .values("source_proposal__model_version_id")
+        .annotate(n=Count("pk"), total=Sum("proposal_iou"))
+        .values_list("source_proposal__model_version_id", "n", "total")
+    )
+    return {version: (n, total) for version, n, total in rows}
+
+
+def _edit_stats_move(before: dict[int, tuple[int, float]], after: dict[int, tuple[int, float]]) -> None:
+    for version in sorted(before.keys() | after.keys()):
+        n0, sum0 = before.get(version, (0, 0.0))
+        n1, sum1 = after.get(version, (0, 0.0))
+        if (n0, sum0) != (n1, sum1):
+            ModelVersion.objects.filter(pk=version).update(
+                edit_annotations=Greatest(F("edit_annotations") + (n1 - n0), 0),
+                edit_iou_sum=F("edit_iou_sum") + (sum1 - sum0),
+            )
+
+
+# The clip's counters summed on its project: clip field -> project field.
+_PROJECT_SUMS = {
+    "annotated_count": "annotation_count",
+    "submitted_count": "annotations_submitted",
+    "accepted_count": "annotations_accepted",
+    "rejected_count": "annotations_rejected",
+}
+_CLIP_STATE = ("project_id", "status", "num_frames", *_PROJECT_SUMS)
+
+
+def _clip_state(clip_id: int, *, lock: bool = False) -> dict[str, Any] | None:
+    rows = Clip.objects.select_for_update() if lock else Clip.objects.all()
+    return rows.filter(pk=clip_id).values(*_CLIP_STATE).first()
+
+
+def _done(state: dict[str, Any]) -> bool:
+    """A ready clip whose every frame is accepted (it leaves the review queue)."""
+    return state["status"] == Clip.Status.READY and 0 < state["num_frames"] == state["accepted_count"]
+
+
+def _project_counts_move(before: dict[str, Any], after: dict[str, Any] | None) -> None:
+    """Move the project's annotation counters and `clips_done` by the change of one clip (after None: deleted)."""
+    changes = {}
+    for clip_field, project_field in _PROJECT_SUMS.items():
+        delta = (after[clip_field] if after else 0) - before[clip_field]
+        if delta:
+            changes[project_field] = Greatest(F(project_field) + delta, 0)
+    done = int(bool(after) and _done(after)) - int(_done(before))
+    if done:
+        changes["clips_done"] = Greatest(F("clips_done") + done, 0)
+    if changes:
+        Project.objects.filter(pk=before["project_id"]).update(**changes)
+
+
+@contextmanager
+def clip_annotations_changing(*, clip_id: int) -> Iterator[None]:
+    """Wraps every write of a clip's annotations, their status (reviews) or its proposals, in the write's transaction.
+
+    Locks the clip's row first (writers of one clip take turns; lock order: the clip, its annotations, then its
+    project and model versions), notes its counters and its share of the model versions' edit statistics, runs the
+    block, then stores the clip's counters recomputed from its rows (`clip_annotation_counts_refresh`) and moves the
+    project's counters (annotations per status, `clips_done`) and each version's `edit_annotations` / `edit_iou_sum`
+    by the clip's change. Nothing is stored when the block raises (the transaction rolls back). Nested for the same
+    clip (a service calling another), only the outermost block stores.
+    """
+    active = _CHANGING.__dict__.setdefault("clips", set())
+    if clip_id in active:
+        yield
+        return
+    with transaction.atomic(savepoint=False):
+        before = _clip_state(clip_id, lock=True)
+        shares = _edit_shares(clip_id=clip_id)
+        active.add(clip_id)
+        try:
+            yield
+        finally:
+            active.discard(clip_id)
+        if before is None:  # no such clip: nothing was counted
+            return
+        clip_annotation_counts_refresh(clips=Clip.objects.filter(pk=clip_id))
+        _project_counts_move(before, _clip_state(clip_id))
+        _edit_stats_move(shares, _edit_shares(clip_id=clip_id))
+
+
+_CHANGING = threading.local()  # clips inside a clip_annotations_changing block, per thread
+
+
+def clip_counts_remove(*, clip_id: int) -> None:
+    """Take a clip that is about to be deleted (with its annotations) out of its project's annotation counters and
+    the model versions' edit statistics."""
+    with transaction.atomic(savepoint=False):
+        before = _clip_state(clip_id, lock=True)
+        if before is None:
+            return
+        _project_counts_move(before, None)
+        _edit_stats_move(_edit_shares(clip_id=clip_id), {})
+
+
+def clip_deleting(sender: Any, instance: Clip, origin: Any = None, **kwargs: Any) -> None:
+    """pre_delete of a clip, however it is deleted (connected in AnnotationsConfig.ready): `clip_counts_remove`,
+    unless its whole project is being deleted (its counters and model versions go with it)."""
+    if isinstance(origin, Project) or (isinstance(origin, QuerySet) and origin.model is Project):
+        return
+    clip_counts_remove(clip_id=instance.pk)
+
+
+def project_annotation_counts_refresh(*, projects: QuerySet[Project]) -> int:
+    """Store the annotation counters of `projects` summed from their clips' counters (one UPDATE)."""
+    sums = {}
+    for clip_field, project_field in _PROJECT_SUMS.items():
+        total = Clip.objects.filter(project=OuterRef("pk")).order_by().values("project").annotate(s=Sum(clip_field))
+        sums[project_field] = Coalesce(Subquery(total.values("s"), output_field=IntegerField()), Value(0))
+    return projects.update(**sums)
+
+
+def model_version_edit_stats_refresh(*, versions: QuerySet[ModelVersion]) -> int:
+    """Store `edit_annotations` and `edit_iou_sum` of `versions` recomputed from the annotations (one UPDATE)."""
+    edited = Annotation.objects.filter(source_proposal__model_version=OuterRef("pk"), proposal_iou__isnull=False)
+    n = edited.order_by().values("source_proposal__model_version").annotate(n=Count("pk")).values("n")
+    total = edited.order_by().values("source_proposal__model_version").annotate(s=Sum("proposal_iou")).values("s")
+    return versions.update(
+        edit_annotations=Coalesce(Subquery(n, output_field=IntegerField()), Value(0)),
+        edit_iou_sum=Coalesce(Subquery(total, output_field=FloatField()), Value(0.0)),
+    )
+
+
+# --- annotations ----------------------------------------------------------------------------------
+
+
 def annotation_instances_clean(*, frame: Frame, instances: Any) -> list[dict[str, Any]]:
-    """Validate client instances against the frame: `[{"mask": RLE (H×W of the frame), "label": str}]`.
+    """Validate client instances against the frame: `[{"mask": RLE (H×W of the frame), "label": str,
+    "track_of"?: "<propagation id>:<track>"}]` (`track_of`: the mask propagation track the instance was accepted from,
+    so a later accept of that propagation replaces it instead of adding a copy; kept as given by the client).
 
     Returns them normalised (string RLE counts, stripped labels, no other keys). Raises
     ApplicationError (400) naming the offending item.
@@ -106,7 +265,17 @@ def annotation_instances_clean(*, frame: Frame, instances: Any) -> list[dict[str
                 f"{field}.label is longer than {LABEL_MAX_LENGTH} characters.", {"field": f"{field}.label"}
             )
         mask = rle_validate(instance.get("mask"), height=frame.height, width=frame.width, field=f"{field}.mask")
-        cleaned.append({"mask": mask, "label": label})
+        item: dict[str, Any] = {"mask": mask, "label": label}
+        track = instance.get("track_of")
+        if track is not None:
+            if not isinstance(track, str) or not TRACK_OF.fullmatch(track):
+                raise ApplicationError(
+                    f"{field}.track_of must be '<propagation id>:<track>' (as a propagation's accept wrote it), or "
+                    "left out.",
+                    {"field": f"{field}.track_of"},
+                )
+            item["track_of"] = track
+        cleaned.append(item)
     return cleaned
 
 
@@ -219,60 +388,61 @@ def annotation_update(
     for instance in cleaned:
         instance["label"] = vocabulary[instance["label"]]
 
-    current = Annotation.objects.select_for_update().filter(frame_id=frame.pk).first()
-    if current is None:
-        if version not in (None, 0):
-            raise AnnotationConflictError(current=None, based_on=version)
-        try:
-            with transaction.atomic():
-                annotation = Annotation.objects.create(
-                    clip_id=frame.clip_id,
-                    frame=frame,
-                    instances=cleaned,
-                    author=user,
-                    version=1,
-                    status=status or Annotation.Status.DRAFT,
-                    time_spent=time_spent_delta,
-                    source_proposal_id=source_proposal_id,
-                    proposal_iou=_edit_iou(frame=frame, proposal_id=source_proposal_id, instances=cleaned),
+    with clip_annotations_changing(clip_id=frame.clip_id):  # the clip's counters, in this transaction
+        current = Annotation.objects.select_for_update().filter(frame_id=frame.pk).first()
+        if current is None:
+            if version not in (None, 0):
+                raise AnnotationConflictError(current=None, based_on=version)
+            try:
+                with transaction.atomic():
+                    annotation = Annotation.objects.create(
+                        clip_id=frame.clip_id,
+                        frame=frame,
+                        instances=cleaned,
+                        author=user,
+                        version=1,
+                        status=status or Annotation.Status.DRAFT,
+                        time_spent=time_spent_delta,
+                        source_proposal_id=source_proposal_id,
+                        proposal_iou=_edit_iou(frame=frame, proposal_id=source_proposal_id, instances=cleaned),
+                    )
+            except IntegrityError:  # another writer created it between our read and our insert
+                raise AnnotationConflictError(
+                    current=Annotation.objects.filter(frame_id=frame.pk).first(), based_on=version
+                ) from None
+        else:
+            if current.status == Annotation.Status.ACCEPTED and role not in (Role.MANAGER, ADMIN):
+                raise ConflictError(
+                    "This annotation was accepted by a reviewer and can no longer be edited by annotators; "
+                    "ask a manager if it needs a correction.",
+                    {"status": current.status, "current_version": current.version},
                 )
-        except IntegrityError:  # another writer created it between our read and our insert
-            raise AnnotationConflictError(
-                current=Annotation.objects.filter(frame_id=frame.pk).first(), based_on=version
-            ) from None
-    else:
-        if current.status == Annotation.Status.ACCEPTED and role not in (Role.MANAGER, ADMIN):
-            raise ConflictError(
-                "This annotation was accepted by a reviewer and can no longer be edited by annotators; "
-                "ask a manager if it needs a correction.",
-                {"status": current.status, "current_version": current.version},
+            if version != current.version:
+                raise AnnotationConflictError(current=current, based_on=version)
+            fields: dict[str, Any] = {
+                "instances": cleaned,
+                "version": F("version") + 1,
+                "status": status or current.status,
+                "author": user,
+                "time_spent": F("time_spent") + time_spent_delta,
+                "updated_at": timezone.now(),
+            }
+            if source_proposal_id is not None:
+                fields["source_proposal_id"] = source_proposal_id
+            fields["proposal_iou"] = _edit_iou(
+                frame=frame, proposal_id=source_proposal_id or current.source_proposal_id, instances=cleaned
             )
-        if version != current.version:
-            raise AnnotationConflictError(current=current, based_on=version)
-        fields: dict[str, Any] = {
-            "instances": cleaned,
-            "version": F("version") + 1,
-            "status": status or current.status,
-            "author": user,
-            "time_spent": F("time_spent") + time_spent_delta,
-            "updated_at": timezone.now(),
-        }
-        if source_proposal_id is not None:
-            fields["source_proposal_id"] = source_proposal_id
-        fields["proposal_iou"] = _edit_iou(
-            frame=frame, proposal_id=source_proposal_id or current.source_proposal_id, instances=cleaned
-        )
-        if not Annotation.objects.filter(pk=current.pk, version=version).update(**fields):
-            raise AnnotationConflictError(current=Annotation.objects.get(pk=current.pk), based_on=version)
-        annotation = Annotation.objects.get(pk=current.pk)
+            if not Annotation.objects.filter(pk=current.pk, version=version).update(**fields):
+                raise AnnotationConflictError(current=Annotation.objects.get(pk=current.pk), based_on=version)
+            annotation = Annotation.objects.get(pk=current.pk)
 
-    AnnotationRevision.objects.create(
-        annotation=annotation,
-        version=annotation.version,
-        instances=annotation.instances,
-        status=annotation.status,
-        author=user,
-    )
+        AnnotationRevision.objects.create(
+            annotation=annotation,
+            version=annotation.version,
+            instances=annotation.instances,
+            status=annotation.status,
+            author=user,
+        )
     return annotation
 
 
@@ -288,40 +458,45 @@ def review_create(
     Raises ConflictError (409) if the annotation changed since `annotation_version`,
     ApplicationError (400) if it is not submitted or a rejection has no comment.
     """
-    annotation = Annotation.objects.select_for_update().get(pk=annotation_id)
-    if annotation.version != annotation_version:
-        raise ConflictError(
-            f"The annotation changed since you looked at it (you reviewed version {annotation_version}, "
-            f"it is now at version {annotation.version}); reload it and review again.",
-            {"current_version": annotation.version},
+    # Lock order as for every write of a clip's annotations: the clip, then the annotation.
+    clip_id = Annotation.objects.filter(pk=annotation_id).values_list("clip_id", flat=True).first()
+    with clip_annotations_changing(clip_id=clip_id or 0):  # the clip's counters, in this transaction
+        annotation = Annotation.objects.select_for_update().get(pk=annotation_id)
+        if annotation.version != annotation_version:
+            raise ConflictError(
+                f"The annotation changed since you looked at it (you reviewed version {annotation_version}, "
+                f"it is now at version {annotation.version}); reload it and review again.",
+                {"current_version": annotation.version},
+            )
+        if annotation.status != Annotation.Status.SUBMITTED:
+            raise ApplicationError(
+                f"Only submitted annotations can be reviewed; this one is {annotation.status}.",
+                {"status": annotation.status},
+            )
+        if verdict not in Review.Verdict.values:
+            raise ApplicationError(f"verdict must be accept or reject, not {verdict}.", {"field": "verdict"})
+        comment = comment.strip()
+        if verdict == Review.Verdict.REJECT and not comment:
+            raise ApplicationError(
+                "A rejection needs a comment telling the annotator what to fix.", {"field": "comment"}
+            )
+        new_status = Annotation.Status.ACCEPTED if verdict == Review.Verdict.ACCEPT else Annotation.Status.REJECTED
+        updated = Annotation.objects.filter(
+            pk=annotation.pk, version=annotation_version, status=Annotation.Status.SUBMITTED
+        ).update(status=new_status, updated_at=timezone.now())
+        if not updated:
+            current = Annotation.objects.get(pk=annotation.pk)
+            raise ConflictError(
+                "The annotation changed while you were reviewing it; reload it and review again.",
+                {"current_version": current.version},
+            )
+        review = Review.objects.create(
+            annotation=annotation,
+            annotation_version=annotation_version,
+            reviewer=reviewer,
+            verdict=verdict,
+            comment=comment,
         )
-    if annotation.status != Annotation.Status.SUBMITTED:
-        raise ApplicationError(
-            f"Only submitted annotations can be reviewed; this one is {annotation.status}.",
-            {"status": annotation.status},
-        )
-    if verdict not in Review.Verdict.values:
-        raise ApplicationError(f"verdict must be accept or reject, not {verdict}.", {"field": "verdict"})
-    comment = comment.strip()
-    if verdict == Review.Verdict.REJECT and not comment:
-        raise ApplicationError("A rejection needs a comment telling the annotator what to fix.", {"field": "comment"})
-    new_status = Annotation.Status.ACCEPTED if verdict == Review.Verdict.ACCEPT else Annotation.Status.REJECTED
-    updated = Annotation.objects.filter(
-        pk=annotation.pk, version=annotation_version, status=Annotation.Status.SUBMITTED
-    ).update(status=new_status, updated_at=timezone.now())
-    if not updated:
-        current = Annotation.objects.get(pk=annotation.pk)
-        raise ConflictError(
-            "The annotation changed while you were reviewing it; reload it and review again.",
-            {"current_version": current.version},
-        )
-    review = Review.objects.create(
-        annotation=annotation,
-        annotation_version=annotation_version,
-        reviewer=reviewer,
-        verdict=verdict,
-        comment=comment,
-    )
     if verdict == Review.Verdict.ACCEPT:  # the project may start a training round after N accepted annotations
         transaction.on_commit(partial(_training_auto_check, clip_id=annotation.clip_id))
     return review
@@ -423,7 +598,7 @@ def proposal_store(
     a replaced proposal's folder, if another, is deleted once this commits."""
     cleaned = proposal_frames_clean(clip=clip, frames=frames, records_folder=records_folder)
     evidence = _evidence_record(evidence, folder=records_folder)
-    with transaction.atomic():
+    with transaction.atomic(), clip_annotations_changing(clip_id=clip.pk):
         previous = (
             Proposal.objects.select_for_update()
             .filter(clip=clip, model_version=model_version)
@@ -454,7 +629,7 @@ def proposal_store_new(
     cleaned = proposal_frames_clean(clip=clip, frames=frames, records_folder=records_folder)
     evidence = _evidence_record(evidence, folder=records_folder)
     try:
-        with transaction.atomic():
+        with transaction.atomic(), clip_annotations_changing(clip_id=clip.pk):
             return Proposal.objects.create(
                 clip=clip, model_version=model_version, frames=cleaned, records_folder=records_folder, evidence=evidence
             )
@@ -582,7 +757,7 @@ def clip_accept_proposal(*, clip: Any, user: AbstractBaseUser, role: str, propos
     for _ in range(CLIP_ACCEPT_TRIES):
         todo = [frame for frame in frames if frame.pk in drafts and frame.pk not in annotated]
         try:
-            with transaction.atomic():
+            with transaction.atomic(), clip_annotations_changing(clip_id=clip.pk):
                 created = _drafts_insert(frames=todo, drafts=drafts, by_index=by_index, proposal=proposal, user=user)
         except IntegrityError:  # a frame was annotated since we looked: look again
             annotated = set(Annotation.objects.filter(clip_id=clip.pk).values_list("frame_id", flat=True))

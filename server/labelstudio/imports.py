@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from contextlib import ExitStack
 from typing import Any
 
 from django.conf import settings
@@ -39,7 +40,12 @@ from django.db import transaction
 
 from server.accounts.models import Role
 from server.annotations.models import Annotation, AnnotationRevision, Review
-from server.annotations.services import EDITABLE_STATUSES, annotation_update, review_create
+from server.annotations.services import (
+    EDITABLE_STATUSES,
+    annotation_update,
+    clip_annotations_changing,
+    review_create,
+)
 from server.core.errors import ApplicationError
 from server.labelstudio import label_config
 from server.labelstudio.brush import instances_from_results
@@ -334,7 +340,7 @@ def annotation_retract(*, connection: Connection, ls_annotation_id: int) -> Anno
     `retracted`, or `conflict` with `detail` when our annotation was edited since the import and is kept), None when
     that annotation was never imported. Idempotent: a retracted link is returned as it is."""
     ls_annotation_id = _int(ls_annotation_id, "annotation id")
-    with transaction.atomic():
+    with transaction.atomic(), ExitStack() as counters:
         link = (
             AnnotationLink.objects.select_for_update()
             .filter(connection=connection, ls_annotation_id=ls_annotation_id)
@@ -342,6 +348,10 @@ def annotation_retract(*, connection: Connection, ls_annotation_id: int) -> Anno
         )
         if link is None or link.state == AnnotationLink.State.RETRACTED:
             return link
+        # The clip's counters follow the annotation (lock order of every annotation write: its clip first).
+        clip_id = Annotation.objects.filter(pk=link.annotation_id).values_list("clip_id", flat=True).first()
+        if clip_id is not None:
+            counters.enter_context(clip_annotations_changing(clip_id=clip_id))
         current = (
             Annotation.objects.select_for_update(of=("self",))
             .select_related("author", "frame__clip")

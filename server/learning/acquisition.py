@@ -43,7 +43,7 @@ from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.files.storage import Storage, default_storage
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef, QuerySet, Subquery
 
 from server.annotations.models import Proposal
 from server.core.errors import ApplicationError, NotFoundError
@@ -68,6 +68,26 @@ TERM_LABELS = {
     "random": "random draw",
 }
 """What each term measures, in words (the queue's reasons)."""
+
+
+def clip_acquisition_refresh(*, clips: QuerySet[Clip]) -> int:
+    """Store `acquisition_score` of `clips`: the score of each one's latest `AcquisitionScore` by (created_at, id),
+    None without any, and `has_score` (one UPDATE); returns the clips updated. The review queue orders on them."""
+    latest = AcquisitionScore.objects.filter(clip=OuterRef("pk")).order_by("-created_at", "-id")
+    return clips.update(
+        acquisition_score=Subquery(latest.values("score")[:1]),
+        has_score=Exists(AcquisitionScore.objects.filter(clip=OuterRef("pk"))),
+    )
+
+
+def acquisition_score_store(*, clip: Clip, **fields: Any) -> AcquisitionScore:
+    """Insert one `AcquisitionScore` of `clip` (`fields`: its other columns) and store the clip's latest score, in one
+    transaction with the clip's row locked first (scores of one clip are written one at a time)."""
+    with transaction.atomic():
+        Clip.objects.select_for_update().filter(pk=clip.pk).values_list("pk", flat=True).first()
+        score = AcquisitionScore.objects.create(clip=clip, **fields)
+        clip_acquisition_refresh(clips=Clip.objects.filter(pk=clip.pk))
+    return score
 
 
 # --- the strategy setting ------------------------------------------------------------------------------------
@@ -311,7 +331,7 @@ def clip_score_acquisition(
         return None
     except ValueError as exc:
         raise ApplicationError(f"Clip {clip.pk} cannot be scored: {exc}") from exc
-    return AcquisitionScore.objects.create(
+    return acquisition_score_store(
         clip=clip,
         model_version=model_version,
         score=float(result["score"]),
@@ -474,19 +494,17 @@ def review_batch_select(*, project: Project, size: int, storage: Storage | None 
         raise ApplicationError(f"size must be an integer from 1 to {BATCH_MAX_SIZE}.", {"field": "size"})
     storage = storage or default_storage
     strategy = project_acquisition_strategy(project_id=project.pk)
-    queue = list(
-        review_queue_list(project_id=project.pk).values(
-            "pk",
-            "name",
-            "acquisition_score",
-            "acquisition_strategy",
-            "acquisition_top_term",
-            "acquisition_terms",
-            "acquisition_model_version",
-        )
-    )
-    scored = [row for row in queue if row["acquisition_score"] is not None]
+    queue = review_queue_list(project_id=project.pk)
     limit = max(BATCH_MIN_CANDIDATES, BATCH_CANDIDATES_PER_CLIP * size)
+    scored = queue.filter(has_score=True).values(
+        "pk",
+        "name",
+        "acquisition_score",
+        "acquisition_strategy",
+        "acquisition_top_term",
+        "acquisition_terms",
+        "acquisition_model_version",
+    )
     candidates = {row["pk"]: row for row in scored[:limit]}  # the queue is ordered by score already
     names = {pk: row["name"] for pk, row in candidates.items()}
     labelled: dict[int, int | None] = {}
@@ -548,6 +566,6 @@ def review_batch_select(*, project: Project, size: int, storage: Storage | None 
         "reason": picked["reason"],
         "clips": clips,
         "near_duplicates": duplicates,
-        "unscored": len(queue) - len(scored),
+        "unscored": queue.filter(has_score=False).count(),
         "without_embedding": sorted(without),
     }

@@ -3,10 +3,10 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-from server.core.models import TimeStampedModel
+from server.core.models import CountersModel, TimeStampedModel
 
 
-class ModelVersion(TimeStampedModel):
+class ModelVersion(CountersModel, TimeStampedModel):
     """A proposer or student the platform ran, identified by the hash of its configuration."""
 
     class Kind(models.TextChoices):
@@ -22,6 +22,12 @@ class ModelVersion(TimeStampedModel):
     checkpoint_path = models.CharField(max_length=1000, blank=True, default="")
     metrics = models.JSONField(default=dict, blank=True)
     note = models.TextField(blank=True, default="", help_text="E.g. why the baseline ran instead.")
+    # Edit statistics of the annotations started from its proposals (those with a `proposal_iou`), kept by
+    # `server.annotations.services.clip_annotations_changing` with every write of a clip's annotations.
+    edit_annotations = models.PositiveIntegerField(default=0, editable=False)
+    edit_iou_sum = models.FloatField(default=0.0, editable=False, help_text="Sum of their proposal_iou.")
+
+    counter_fields = ("edit_annotations", "edit_iou_sum")
 
     class Meta:
         ordering = ["-created_at"]

@@ -4,11 +4,10 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import (
-    Avg,
     Case,
-    Count,
+    ExpressionWrapper,
     F,
-    IntegerField,
+    FloatField,
     JSONField,
     OuterRef,
     Q,
@@ -18,22 +17,21 @@ from django.db.models import (
     When,
 )
 
-from server.annotations.models import Annotation, Proposal, Review
+from server.annotations.models import Review
 from server.core.permissions import project_object_access
-from server.core.queries import subquery_count
 from server.datasets.models import DatasetClip
 from server.learning.models import AcquisitionScore, LearningSettings, ModelVersion, TrainingRound
 from server.learning.splits import clip_split, clip_splits
-from server.media.models import Clip, Frame
+from server.media.models import Clip, Project
 
 
 def model_versions_with_edit_stats(qs: QuerySet[ModelVersion]) -> QuerySet[ModelVersion]:
     """Each version with `edit_annotations` (annotations started from its proposals) and `edit_mean_iou` (their
-    mean `proposal_iou`: how much of its masks survived human editing, None without any), in the same query."""
-    edited = Q(proposals__annotations__proposal_iou__isnull=False)
+    mean `proposal_iou`: how much of its masks survived human editing, None without any), from the version's stored
+    counters (`ModelVersion.edit_annotations`, `edit_iou_sum`), in the same query."""
+    mean = ExpressionWrapper(F("edit_iou_sum") / F("edit_annotations"), output_field=FloatField())
     return qs.annotate(
-        edit_annotations=Count("proposals__annotations", filter=edited),
-        edit_mean_iou=Avg("proposals__annotations__proposal_iou", filter=edited),
+        edit_mean_iou=Case(When(edit_annotations__gt=0, then=mean), default=Value(None), output_field=FloatField())
     )
 
 
@@ -63,33 +61,39 @@ def review_queue_list(*, project_id: int, include_done: bool = False) -> QuerySe
     The latest score counts whatever model version or strategy produced it (every strategy scores in [0, 1]; see
     `server.learning.acquisition` for when clips are scored).
 
-    Each clip carries `num_frames`, `proposal_count`, `annotated_count`, `accepted_count`,
-    `submitted_count`, `rejected_count`, and from its latest score `acquisition_score`, `acquisition_scored_at`,
-    `acquisition_strategy`, `acquisition_top_term`, `acquisition_terms` and `acquisition_model_version` (None when
-    never scored). Clips whose every frame is accepted are left out unless `include_done`.
+    The order reads the clip's stored counters (`Clip.has_score`, `acquisition_score`, `has_proposals`,
+    `accepted_count`; see `server.media.models.Clip`), so a page is read in order from the index
+    `clip_review_queue_order`, whatever the number of clips. Each clip carries its counters `num_frames`,
+    `proposal_count`, `annotated_count`, `accepted_count`, `submitted_count`, `rejected_count` and
+    `acquisition_score`, and from its latest score `acquisition_scored_at`, `acquisition_strategy`,
+    `acquisition_top_term`, `acquisition_terms` and `acquisition_model_version` (None when never scored; subqueries
+    run for the rows of the page only). Clips whose every frame is accepted are left out unless `include_done`;
+    `review_queue_count` counts them from the project's counters.
     """
     latest = AcquisitionScore.objects.filter(clip=OuterRef("pk")).order_by("-created_at", "-id")
-    status = Annotation.Status
     qs = Clip.objects.filter(project_id=project_id, status=Clip.Status.READY).annotate(
-        num_frames=subquery_count(Frame, link="clip"),
-        proposal_count=subquery_count(Proposal, link="clip"),
-        annotated_count=subquery_count(Annotation, link="clip"),
-        accepted_count=subquery_count(Annotation, link="clip", status=status.ACCEPTED),
-        submitted_count=subquery_count(Annotation, link="clip", status=status.SUBMITTED),
-        rejected_count=subquery_count(Annotation, link="clip", status=status.REJECTED),
-        acquisition_score=Subquery(latest.values("score")[:1]),
         acquisition_scored_at=Subquery(latest.values("created_at")[:1]),
         acquisition_strategy=Subquery(latest.values("strategy")[:1]),
         acquisition_top_term=Subquery(latest.values("top_term")[:1]),
         acquisition_terms=Subquery(latest.values("terms")[:1], output_field=JSONField()),
         acquisition_model_version=Subquery(latest.values("model_version_id")[:1]),
     )
-    qs = qs.annotate(
-        has_proposals=Case(When(proposal_count__gt=0, then=Value(1)), default=Value(0), output_field=IntegerField())
-    )
     if not include_done:
         qs = qs.exclude(Q(num_frames__gt=0) & Q(accepted_count=F("num_frames")))
-    return qs.order_by(F("acquisition_score").desc(nulls_last=True), "-has_proposals", "accepted_count", "id")
+    return qs.order_by(*REVIEW_QUEUE_ORDER)
+
+
+def review_queue_count(*, project_id: int, include_done: bool = False) -> int:
+    """How many clips `review_queue_list` returns, read from the project's counters (ready clips, less the done ones
+    unless `include_done`)."""
+    row = Project.objects.filter(pk=project_id).values("clips_ready", "clips_done").first()
+    if row is None:
+        return 0
+    return row["clips_ready"] - (0 if include_done else row["clips_done"])
+
+
+REVIEW_QUEUE_ORDER = ("-has_score", "-acquisition_score", "-has_proposals", "accepted_count", "id")
+"""The review queue's order, as the index `clip_review_queue_order` stores it: scored clips first, by score."""
 
 
 # --- self-training: settings, splits, rounds -------------------------------------------------------------

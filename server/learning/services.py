@@ -15,7 +15,9 @@ from django.db import transaction
 from server.core.errors import ApplicationError, ConflictError, PermissionDeniedError
 
 # Acquisition (scoring clips, rescoring the pool after a round, the strategy): `server.learning.acquisition`.
+from server.learning.acquisition import acquisition_score_store
 from server.learning.acquisition import acquisition_strategy_update as acquisition_strategy_update
+from server.learning.acquisition import clip_acquisition_refresh as clip_acquisition_refresh
 from server.learning.acquisition import clip_score_acquisition as clip_score_acquisition
 from server.learning.acquisition import project_rescore_pool as project_rescore_pool
 from server.learning.model_policy import config_names_code_or_files, model_config_check
@@ -113,7 +115,7 @@ def acquisition_score_record(
             f"Model version {model_version.pk} belongs to another project than clip {clip.pk}.",
             {"field": "model_version"},
         )
-    return AcquisitionScore.objects.create(clip=clip, model_version=model_version, score=float(score))
+    return acquisition_score_store(clip=clip, model_version=model_version, score=float(score))
 
 
 # --- self-training: settings, the proposer, the automatic trigger -------------------------------------------
@@ -315,3 +317,34 @@ def training_round_auto_check(*, project_id: int) -> TrainingRound | None:
     except Exception:
         logger.exception("the automatic training trigger of project %s failed", project_id)
         return None
+
+
+# --- counters -------------------------------------------------------------------------------------------
+
+
+def counters_rebuild(*, project_id: int | None = None) -> dict[str, int]:
+    """Recompute every stored counter from the rows, for one project or all: the clips' (`num_frames`, proposal and
+    annotation counts, latest acquisition score; see `server.media.models.Clip`), the projects' (clips per status,
+    clips done, annotations per status) and the model versions' edit statistics. Writes keep them in step by
+    themselves; this fills them after a bulk load or repairs them after rows were changed behind the services' back.
+    One transaction; returns what was refreshed."""
+    from server.annotations.services import (
+        clip_annotation_counts_refresh,
+        model_version_edit_stats_refresh,
+        project_annotation_counts_refresh,
+    )
+    from server.media.services import clip_num_frames_refresh, project_clip_counts_refresh
+
+    clips = Clip.objects.all() if project_id is None else Clip.objects.filter(project_id=project_id)
+    versions = ModelVersion.objects.all() if project_id is None else ModelVersion.objects.filter(project_id=project_id)
+    projects = Project.objects.all() if project_id is None else Project.objects.filter(pk=project_id)
+    with transaction.atomic():
+        clip_num_frames_refresh(clips=clips)
+        clip_annotation_counts_refresh(clips=clips)
+        done = clip_acquisition_refresh(clips=clips)
+        model_versions = model_version_edit_stats_refresh(versions=versions)
+        project_annotation_counts_refresh(projects=projects)
+        project_ids = list(projects.values_list("pk", flat=True))
+        for pk in project_ids:
+            project_clip_counts_refresh(project_id=pk)
+    return {"clips": done, "model_versions": model_versions, "projects": len(project_ids)}

@@ -46,6 +46,7 @@ from server.learning.selectors import (
     model_versions_with_edit_stats,
     project_clip_splits,
     project_rounds_ran,
+    review_queue_count,
     review_queue_list,
     training_round_get_for_user,
     training_round_list,
@@ -99,7 +100,7 @@ class ModelVersionOutputSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(EditStatsSerializer)
     def get_edit_stats(self, version: ModelVersion) -> dict[str, Any]:
-        if not hasattr(version, "edit_annotations"):  # not from model_versions_with_edit_stats (e.g. just created)
+        if not hasattr(version, "edit_mean_iou"):  # not from model_versions_with_edit_stats (e.g. just created)
             version = model_versions_with_edit_stats(ModelVersion.objects.filter(pk=version.pk)).get()
         mean = version.edit_mean_iou
         return {"annotations": version.edit_annotations, "mean_iou": float(mean) if mean is not None else None}
@@ -253,6 +254,7 @@ class ReviewQueueListApi(APIView):
             queryset=review_queue_list(project_id=project_id, **filters.validated_data),
             request=request,
             view=self,
+            count=review_queue_count(project_id=project_id, **filters.validated_data),
         )
 
 

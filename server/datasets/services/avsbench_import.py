@@ -58,12 +58,17 @@ from ml_backend.serving.datasets import (
 )
 from ml_backend.serving.media import MediaError, iter_audio_mono, write_wav
 from server.annotations.models import Annotation, AnnotationRevision
-from server.annotations.services import LABEL_PALETTE, PROPOSAL_FALLBACK_LABEL, project_labels_ensure
+from server.annotations.services import (
+    LABEL_PALETTE,
+    PROPOSAL_FALLBACK_LABEL,
+    clip_annotations_changing,
+    project_labels_ensure,
+)
 from server.core.errors import ApplicationError
 from server.core.masks import rle_encode
 from server.datasets.models import DatasetClip
 from server.media.models import AudioTrack, Clip, Frame, Label, Project
-from server.media.services import clip_folder
+from server.media.services import clip_folder, clip_num_frames_refresh, project_clip_counts_refresh
 
 logger = logging.getLogger(__name__)
 
@@ -369,6 +374,7 @@ def _store(*, project: Project, loaded: _LoadedClip, storage: Storage, root: str
                     )
                 )
             Frame.objects.bulk_create(frames)
+            clip_num_frames_refresh(clips=Clip.objects.filter(pk=clip.pk))
             with tempfile.SpooledTemporaryFile(max_size=32 * 1024 * 1024) as wav:
                 num_samples = write_wav(wav, loaded.audio, loaded.sample_rate)
                 wav.seek(0)
@@ -383,20 +389,21 @@ def _store(*, project: Project, loaded: _LoadedClip, storage: Storage, root: str
             )
             vocabulary = _labels_ensure(project=project, record=record, loaded=loaded)
             by_index = {frame.index: frame for frame in Frame.objects.filter(clip=clip)}
-            for k, found in sorted(loaded.instances.items()):
-                instances = [{"mask": rle_encode(i["mask"]), "label": vocabulary[i["label"]]} for i in found]
-                annotation = Annotation.objects.create(
-                    clip=clip,
-                    frame=by_index[k],
-                    instances=instances,
-                    version=1,
-                    status=Annotation.Status.ACCEPTED,
-                    external_source=EXTERNAL_SOURCE,
-                    external_id=f"{record.protocol}:{record.split}:{record.vid}:{k}",
-                )
-                AnnotationRevision.objects.create(
-                    annotation=annotation, version=1, instances=instances, status=Annotation.Status.ACCEPTED
-                )
+            with clip_annotations_changing(clip_id=clip.pk):  # the clip's and project's counters
+                for k, found in sorted(loaded.instances.items()):
+                    instances = [{"mask": rle_encode(i["mask"]), "label": vocabulary[i["label"]]} for i in found]
+                    annotation = Annotation.objects.create(
+                        clip=clip,
+                        frame=by_index[k],
+                        instances=instances,
+                        version=1,
+                        status=Annotation.Status.ACCEPTED,
+                        external_source=EXTERNAL_SOURCE,
+                        external_id=f"{record.protocol}:{record.split}:{record.vid}:{k}",
+                    )
+                    AnnotationRevision.objects.create(
+                        annotation=annotation, version=1, instances=instances, status=Annotation.Status.ACCEPTED
+                    )
             DatasetClip.objects.create(
                 clip=clip,
                 protocol=record.protocol,
@@ -407,6 +414,7 @@ def _store(*, project: Project, loaded: _LoadedClip, storage: Storage, root: str
                 metadata=record.meta,
                 source_root=root[:1000],
             )
+            project_clip_counts_refresh(project_id=project.pk)  # a ready clip more (done when all is accepted)
     except BaseException:
         _delete_files(storage, written, folder)
         raise

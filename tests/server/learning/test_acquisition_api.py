@@ -9,7 +9,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from server.accounts.models import Role
-from server.learning.models import AcquisitionScore, AcquisitionSettings
+from server.learning.acquisition import acquisition_score_store
+from server.learning.models import AcquisitionSettings
 from tests.factories import ClipFactory, FrameFactory, ModelVersionFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -22,7 +23,7 @@ def url(project, what="acquisition-strategy"):
 def scored_clip(project, score: float, *, top="topk_entropy", value=0.8):
     clip = ClipFactory(project=project)
     FrameFactory(clip=clip, index=0)
-    AcquisitionScore.objects.create(
+    acquisition_score_store(
         clip=clip,
         model_version=ModelVersionFactory(project=project),
         score=score,
@@ -139,7 +140,7 @@ def test_the_queue_shows_each_clips_reason_and_costs_the_same_queries_for_2_or_6
 
 def test_a_score_without_terms_has_no_reason(project, make_member, client_for):
     clip = ClipFactory(project=project)
-    AcquisitionScore.objects.create(clip=clip, score=0.4)
+    acquisition_score_store(clip=clip, score=0.4)
     (row,) = client_for(make_member(project, Role.ANNOTATOR)).get(url(project, "review-queue")).json()["results"]
     assert row["acquisition_score"] == 0.4
     assert row["acquisition_reason"] is None and row["acquisition_strategy"] is None

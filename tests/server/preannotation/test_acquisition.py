@@ -23,7 +23,7 @@ from server.core.masks import rle_decode, rle_encode
 from server.jobs.models import Job
 from server.learning.acquisition import clip_score_acquisition
 from server.learning.models import AcquisitionScore, ModelVersion
-from tests.factories import ModelVersionFactory
+from tests.factories import AnnotationFactory, ModelVersionFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -167,7 +167,7 @@ def test_changing_the_strategy_rescores_the_pool(
 def test_manage_score_rescores_the_pool_and_leaves_finished_clips_alone(project, two_clips, capsys):
     confident, uncertain = two_clips
     for frame in confident.frames.all():
-        Annotation.objects.create(clip=confident, frame=frame, status=Annotation.Status.ACCEPTED)
+        AnnotationFactory(frame=frame, status=Annotation.Status.ACCEPTED)
     before = AcquisitionScore.objects.count()
     call_command("score", "--project", project.name, "--sync")
     out = capsys.readouterr().out
