@@ -12,6 +12,7 @@ api_patterns = [
     path("", include("server.jobs.urls")),
     path("", include("server.datasets.urls")),
     path("", include("server.labelstudio.api_urls")),
+    path("", include("server.buckets.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import FileResponse
+from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers, status
@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from server.accounts.selectors import project_access
-from server.core.errors import ApplicationError, NotFoundError
+from server.core.errors import ApplicationError
 from server.core.pagination import DefaultPagination, get_paginated_response
 from server.datasets.models import PROTOCOL_CHOICES, EvaluationReport, Export
 from server.datasets.selectors import evaluation_report_list, export_get_for_user
@@ -24,6 +24,8 @@ from server.jobs.views import JobOutputSerializer
 from server.learning.models import ModelVersion
 from server.learning.selectors import model_version_get_for_user
 from server.media.models import Project
+from server.media.storage import media_response
+from server.media.views import PRESIGNED_REDIRECT, STORAGE_UNAVAILABLE
 
 MANAGERS: tuple[str, ...] = ()  # project_access admits managers and admins for any role list
 
@@ -75,25 +77,23 @@ class ExportDownloadApi(APIView):
     @extend_schema(
         responses={
             (200, "application/zip"): OpenApiTypes.BINARY,
+            302: PRESIGNED_REDIRECT,
+            503: STORAGE_UNAVAILABLE,
             409: OpenApiResponse(description="The export job has not finished, or failed."),
         },
         summary="Download an export archive (members of its project).",
     )
-    def get(self, request: Request, job_id: int) -> FileResponse:
+    def get(self, request: Request, job_id: int) -> HttpResponse:
         export = export_get_for_user(user=request.user, job_id=job_id)
-        try:
-            handle = export.file.open("rb")
-        except FileNotFoundError:
-            raise NotFoundError("The export archive is missing from media storage; export again.") from None
-        response = FileResponse(
-            handle,
+        # Streamed, or (media in a bucket, AVS_MEDIA_DELIVERY=redirect) a 302 to a short-lived presigned URL.
+        return media_response(
+            storage=export.file.storage,
+            name=export.file.name,
             content_type="application/zip",
-            as_attachment=True,
             filename=export.file.name.rsplit("/", 1)[-1],
+            cache_control="private, no-store",
+            missing="The export archive is missing from media storage; export again.",
         )
-        response["Cache-Control"] = "private, no-store"
-        response["X-Content-Type-Options"] = "nosniff"
-        return response
 
 
 @extend_schema_field({"oneOf": [{"type": "string", "enum": [ALL]}, {"type": "array", "items": {"type": "integer"}}]})

@@ -1,7 +1,8 @@
 """Reads for projects, labels, clips, frames and audio, with the access checks in front of them.
 
-Lists run a constant number of queries: per-project and per-clip counts are correlated
-subqueries annotated on the one list query. Access follows
+Lists run a constant number of queries: clip counts per project and frame counts per clip are counters
+stored on the rows (`Project.clip_count`, `Clip.num_frames`, ...), the member count a correlated subquery
+annotated on the one list query. Access follows
 `server.accounts.selectors.project_access` (outsiders get 404 worded after the object).
 """
 
@@ -22,21 +23,37 @@ from server.media.models import AudioTrack, Clip, Frame, Label, Project
 User = AbstractBaseUser | AnonymousUser
 
 CLIP_ORDERINGS = ("id", "name", "created_at", "duration", "status")
+# File extensions taken for videos when a folder or a bucket prefix is searched for them (`manage.py ingest`, import
+# from a bucket).
+VIDEO_EXTENSIONS = frozenset(
+    {
+        ".3gp",
+        ".avi",
+        ".flv",
+        ".m2ts",
+        ".m4v",
+        ".mkv",
+        ".mov",
+        ".mp4",
+        ".mpeg",
+        ".mpg",
+        ".mts",
+        ".ogv",
+        ".ts",
+        ".webm",
+        ".wmv",
+    }
+)
 
 
 def _project_annotate(qs: QuerySet[Project], *, user: AbstractBaseUser) -> QuerySet[Project]:
-    """Adds `member_count`, `clip_count`, `clips_<status>` and `role` (the user's role; "admin" for superusers)."""
-    counts = {f"clips_{status}": _count(Clip, link="project", status=status) for status in Clip.Status.values}
+    """Adds `member_count` and `role` (the user's role; "admin" for superusers). The clip counts (`clip_count`,
+    `clips_<status>`) are the project's stored counters."""
     if user.is_superuser:
         role: Any = Value(ADMIN)
     else:
         role = Subquery(Membership.objects.filter(project=OuterRef("pk"), user_id=user.pk).values("role")[:1])
-    return qs.annotate(
-        member_count=_count(Membership, link="project"),
-        clip_count=_count(Clip, link="project"),
-        role=role,
-        **counts,
-    )
+    return qs.annotate(member_count=_count(Membership, link="project"), role=role)
 
 
 def project_list(*, user: AbstractBaseUser, search: str = "") -> QuerySet[Project]:
@@ -71,7 +88,9 @@ def label_get_for_user(*, user: User, label_id: int, roles: Iterable[str] | None
 
 
 def clip_list(*, project_id: int, status: str = "", search: str = "", ordering: str = "id") -> QuerySet[Clip]:
-    """A project's clips with `num_frames`. `ordering` is one of `CLIP_ORDERINGS`, optionally prefixed by "-"."""
+    """A project's clips. `ordering` is one of `CLIP_ORDERINGS`, optionally prefixed by "-" (each served by an index
+    of `Clip.Meta.indexes`); `search`, part of the name in any case, uses the trigram index `clip_name_trgm` on
+    PostgreSQL (migration media 0005)."""
     if ordering.removeprefix("-") not in CLIP_ORDERINGS:
         raise ValueError(f"ordering must be one of {CLIP_ORDERINGS} (optionally with '-'), got {ordering!r}")
     qs = Clip.objects.filter(project_id=project_id)
@@ -79,17 +98,21 @@ def clip_list(*, project_id: int, status: str = "", search: str = "", ordering: 
         qs = qs.filter(status=status)
     if search:
         qs = qs.filter(name__icontains=search)
-    qs = qs.annotate(num_frames=_count(Frame, link="clip"), dataset_split=F("dataset_origin__split"))
+    qs = qs.annotate(dataset_split=F("dataset_origin__split"))
     return qs.order_by(ordering, "id" if not ordering.startswith("-") else "-id")
 
 
+def clip_list_count(*, project_id: int, status: str = "", search: str = "") -> int | None:
+    """How many clips `clip_list` returns, read from the project's counters; None for a search (counted then)."""
+    if search:
+        return None
+    field = f"clips_{status}" if status else "clip_count"
+    return Project.objects.filter(pk=project_id).values_list(field, flat=True).first() or 0
+
+
 def clip_get_for_user(*, user: User, clip_id: int, roles: Iterable[str] | None = None) -> Clip:
-    """The clip with `num_frames`, or 404 "Clip not found." (also for outsiders)."""
-    clip = (
-        Clip.objects.filter(pk=clip_id)
-        .annotate(num_frames=_count(Frame, link="clip"), dataset_split=F("dataset_origin__split"))
-        .first()
-    )
+    """The clip, or 404 "Clip not found." (also for outsiders)."""
+    clip = Clip.objects.filter(pk=clip_id).annotate(dataset_split=F("dataset_origin__split")).first()
     project_object_access(user=user, project_id=clip and clip.project_id, entity="Clip", roles=roles)
     assert clip is not None
     return clip

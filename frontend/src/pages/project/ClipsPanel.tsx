@@ -21,6 +21,7 @@ import { useDebounced } from "../../hooks/useDebounced";
 import { isJobActive, type JobsState } from "../../hooks/useJobs";
 import { JobsTable } from "./JobsTable";
 import { ProposerStatus } from "./ProposerStatus";
+import { StorageImportPanel } from "./StorageImportPanel";
 import { UploadPanel } from "./UploadPanel";
 
 export const CLIPS_PAGE_SIZE = 50;
@@ -88,6 +89,7 @@ export function ClipsPanel({ projectId, can, version, jobs, onUploaded, proposer
   const [search, setSearch] = useState(params.get("q") ?? "");
   const query = useDebounced(search.trim());
   const [showUpload, setShowUpload] = useState(false);
+  const [showStorage, setShowStorage] = useState(false);
   const [actionError, setActionError] = useState<ApiError | null>(null);
   // Ready clips picked for pre-annotation (kept across pages and filters until used or cleared).
   const [selected, setSelected] = useState<ReadonlySet<number>>(new Set());
@@ -196,6 +198,17 @@ export function ClipsPanel({ projectId, can, version, jobs, onUploaded, proposer
             {showUpload ? "Hide upload" : "⇪ Upload videos"}
           </button>
         ) : null}
+        {can.manage ? (
+          <button
+            type="button"
+            className="btn"
+            data-testid="storage-toggle"
+            aria-pressed={showStorage}
+            onClick={() => setShowStorage((v) => !v)}
+          >
+            {showStorage ? "Hide storage" : "⇩ Add videos from storage"}
+          </button>
+        ) : null}
       </div>
 
       {can.manage ? (
@@ -224,6 +237,9 @@ export function ClipsPanel({ projectId, can, version, jobs, onUploaded, proposer
       ) : null}
 
       {can.upload && showUpload ? <UploadPanel projectId={projectId} jobs={jobs.jobs} onUploaded={onUploaded} /> : null}
+      {can.manage && showStorage ? (
+        <StorageImportPanel projectId={projectId} jobs={jobs.jobs} onImported={onUploaded} />
+      ) : null}
 
       {activeJobs.length > 0 ? (
         <section className="panel panel-activity" aria-label="Running jobs">
