@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 NPM_STAMP := frontend/node_modules/.installed
 
-.PHONY: run test install frontend labelstudio lint bench-ingest bench-sam bench-tti bench-training bench-labelstudio bench-workers clean prereqs screenshots
+.PHONY: run test install frontend labelstudio lint bench-ingest bench-sam bench-tti bench-training bench-labelstudio bench-workers bench-scale bench-propagation clean prereqs screenshots
 
 # Checked before anything is built: one line per missing tool, with its install command.
 prereqs:
@@ -74,6 +74,13 @@ bench-labelstudio: $(STAMP) $(LS_STAMP)
 # Needs PostgreSQL (127.0.0.1:5432, a throwaway database) and Redis (a database of its own, emptied).
 bench-workers: $(STAMP)
 	$(PY) benchmarks/workers.py
+
+# Needs PostgreSQL (127.0.0.1:5432): 100 000 clips seeded into a throwaway database (avs_bench_scale), then dropped.
+bench-scale: $(STAMP)
+	$(PY) benchmarks/scale.py
+
+bench-propagation: $(STAMP)
+	$(PY) benchmarks/propagation.py
 
 clean:
 	rm -rf var/e2e var/bench var/screenshots frontend/dist

@@ -12,8 +12,9 @@ from tests.labelstudio_server import labelstudio_server  # noqa: F401 (a real La
 
 @pytest.fixture(autouse=True)
 def media_root(tmp_path, settings):
-    """Every test writes media to its own folder."""
+    """Every test writes media (and resumable uploads' parts) to its own folders."""
     settings.MEDIA_ROOT = str(tmp_path / "media")
+    settings.AVS_UPLOAD_DIR = str(tmp_path / "uploads")
     return tmp_path / "media"
 
 

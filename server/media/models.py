@@ -9,14 +9,16 @@ frame). `Frame.timestamp` is the presentation time in seconds of the picture act
 
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 
-from server.core.models import TimeStampedModel
+from server.core.models import CountersModel, TimeStampedModel
 
 
-class Project(TimeStampedModel):
+class Project(CountersModel, TimeStampedModel):
     name = models.CharField(max_length=200, unique=True)
     description = models.TextField(blank=True, default="")
     fps = models.FloatField(
@@ -39,6 +41,34 @@ class Project(TimeStampedModel):
     )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Counters, stored in the transaction of every write that changes them, so that pages and list counts read them
+    # instead of counting rows: clips per status and `clips_done` (ready, every frame accepted), by
+    # `server.media.services.project_clip_counts_refresh` whenever a clip is created, changes status or is deleted,
+    # and moved with every write of a clip's annotations (`server.annotations.services.clip_annotations_changing`);
+    # annotations in all and per reviewed status, moved with those writes too.
+    clip_count = models.PositiveIntegerField(default=0, editable=False)
+    clips_uploaded = models.PositiveIntegerField(default=0, editable=False)
+    clips_processing = models.PositiveIntegerField(default=0, editable=False)
+    clips_ready = models.PositiveIntegerField(default=0, editable=False)
+    clips_failed = models.PositiveIntegerField(default=0, editable=False)
+    clips_done = models.PositiveIntegerField(default=0, editable=False)
+    annotation_count = models.PositiveIntegerField(default=0, editable=False)
+    annotations_submitted = models.PositiveIntegerField(default=0, editable=False)
+    annotations_accepted = models.PositiveIntegerField(default=0, editable=False)
+    annotations_rejected = models.PositiveIntegerField(default=0, editable=False)
+
+    counter_fields = (
+        "clip_count",
+        "clips_uploaded",
+        "clips_processing",
+        "clips_ready",
+        "clips_failed",
+        "clips_done",
+        "annotation_count",
+        "annotations_submitted",
+        "annotations_accepted",
+        "annotations_rejected",
     )
 
     class Meta:
@@ -69,7 +99,20 @@ def clip_source_path(instance: Clip, filename: str) -> str:
     return f"projects/{instance.project_id}/sources/{instance.checksum[:16]}/{filename}"
 
 
-class Clip(TimeStampedModel):
+class Clip(CountersModel, TimeStampedModel):
+    """A video of a project. Besides what ingest read from the file, a clip keeps counters of its rows, each stored in
+    the transaction of the write that changes it, so that lists order and filter on columns instead of counting:
+
+    - `num_frames` (`server.media.services.clip_num_frames_refresh`: ingest, its clean-up, dataset import);
+    - `proposal_count`, `has_proposals`, `annotated_count` and the annotations per status
+      (`server.annotations.services.clip_annotations_changing`: every write of the clip's annotations, reviews and
+      proposals);
+    - `acquisition_score`, the score of its latest `AcquisitionScore` by (created_at, id), None when never scored,
+      and `has_score` (`server.learning.services.clip_acquisition_refresh`).
+
+    `manage.py counters_rebuild` recomputes them all from the rows.
+    """
+
     class Status(models.TextChoices):
         UPLOADED = "uploaded"
         PROCESSING = "processing"
@@ -109,10 +152,56 @@ class Clip(TimeStampedModel):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    num_frames = models.PositiveIntegerField(default=0, editable=False, help_text="Frames kept (a counter).")
+    proposal_count = models.PositiveIntegerField(default=0, editable=False, help_text="Proposals (a counter).")
+    has_proposals = models.BooleanField(default=False, editable=False, help_text="proposal_count > 0.")
+    annotated_count = models.PositiveIntegerField(default=0, editable=False, help_text="Frames with an annotation.")
+    accepted_count = models.PositiveIntegerField(default=0, editable=False)
+    submitted_count = models.PositiveIntegerField(default=0, editable=False)
+    rejected_count = models.PositiveIntegerField(default=0, editable=False)
+    acquisition_score = models.FloatField(
+        null=True, blank=True, editable=False, help_text="The latest acquisition score; None: never scored."
+    )
+    has_score = models.BooleanField(default=False, editable=False, help_text="acquisition_score is not None.")
+
+    counter_fields = (
+        "num_frames",
+        "proposal_count",
+        "has_proposals",
+        "annotated_count",
+        "accepted_count",
+        "submitted_count",
+        "rejected_count",
+        "acquisition_score",
+        "has_score",
+    )
 
     class Meta:
         ordering = ["id"]
         constraints = [models.UniqueConstraint(fields=["project", "checksum"], name="clip_unique_checksum_per_project")]
+        indexes = [
+            # The clip list: a project's clips in each order it offers (descending: the same index read backwards).
+            models.Index(fields=["project", "id"], name="clip_project_id_order"),
+            models.Index(fields=["project", "name", "id"], name="clip_project_name_order"),
+            models.Index(fields=["project", "created_at", "id"], name="clip_project_created_order"),
+            models.Index(fields=["project", "duration", "id"], name="clip_project_duration_order"),
+            models.Index(fields=["project", "status", "id"], name="clip_project_status_order"),
+            # The review queue (`server.learning.selectors.review_queue_list`): its order, then what leaves a clip out
+            # (every frame accepted), so that its count reads the index alone.
+            models.Index(
+                fields=[
+                    "project",
+                    "status",
+                    "-has_score",
+                    "-acquisition_score",
+                    "-has_proposals",
+                    "accepted_count",
+                    "id",
+                    "num_frames",
+                ],
+                name="clip_review_queue_order",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.status})"
@@ -143,3 +232,43 @@ class AudioTrack(models.Model):
 
     def __str__(self) -> str:
         return f"audio of clip {self.clip_id}"
+
+
+class Upload(TimeStampedModel):
+    """A resumable upload (tus 1.0.0) of one video into a project, by one user (`server.media.resumable`).
+
+    The bytes received so far are in a part file named after `id` in AVS_UPLOAD_DIR; `offset` is how many of them
+    are stored for good (written and synced before the row says so), so a client that lost its connection, or a
+    server that restarted, continues from it. Once `offset` reaches `length` the whole file's SHA-256 is checked
+    against `sha256` and the file becomes a clip exactly as a one-request upload does (`status` done, with the clip
+    and its ingest job), or the upload fails with a readable `error` and nothing is stored. An upload still
+    receiving after `expires_at` expires: its part is deleted.
+    """
+
+    class Status(models.TextChoices):
+        RECEIVING = "receiving"
+        DONE = "done"
+        FAILED = "failed"
+        EXPIRED = "expired"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="uploads")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    filename = models.CharField(max_length=255, help_text="The clip's name: the file name the client sent.")
+    length = models.BigIntegerField(help_text="Bytes of the whole file (tus Upload-Length).")
+    offset = models.BigIntegerField(default=0, help_text="Bytes stored so far (tus Upload-Offset).")
+    sha256 = models.CharField(max_length=64, help_text="SHA-256 (hex) of the whole file, as declared by the client.")
+    metadata = models.TextField(blank=True, default="", help_text="The Upload-Metadata header sent at creation.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RECEIVING)
+    error = models.TextField(blank=True, default="", help_text="Why the upload failed, for people.")
+    expires_at = models.DateTimeField(help_text="An upload still receiving then expires (AVS_UPLOAD_EXPIRY_SECONDS).")
+    clip = models.ForeignKey(Clip, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    job = models.ForeignKey("jobs.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    duplicate = models.BooleanField(default=False, help_text="The project already had this file: nothing stored.")
+
+    class Meta:
+        ordering = ["created_at"]
+        indexes = [models.Index(fields=["status", "expires_at"], name="upload_expiry")]
+
+    def __str__(self) -> str:
+        return f"upload {self.pk} of {self.filename} ({self.status}, {self.offset}/{self.length})"

@@ -15,7 +15,6 @@ import hashlib
 import io
 import logging
 import os
-import shutil
 import tempfile
 import time
 import uuid
@@ -30,6 +29,7 @@ from django.core.files import File
 from django.core.files.base import ContentFile
 from django.core.files.storage import Storage, default_storage
 from django.db import IntegrityError, InterfaceError, OperationalError, transaction
+from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 
 from ml_backend.serving.media import (
@@ -43,9 +43,11 @@ from ml_backend.serving.media import (
     write_wav,
 )
 from server.core.errors import ApplicationError, NotFoundError, PayloadTooLargeError
+from server.core.queries import subquery_count
 from server.jobs.models import Job
 from server.jobs.services import job_create, job_fail, job_progress, job_start, job_succeed
 from server.media.models import AudioTrack, Clip, Frame, Project
+from server.media.storage import storage_download, storage_error_message
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +63,42 @@ RETRYABLE_ERRORS = (OperationalError, InterfaceError)
 def clip_folder(*, clip: Clip) -> str:
     """Storage folder of a clip's derived files (frames, audio)."""
     return f"projects/{clip.project_id}/clips/{clip.pk}"
+
+
+# --- counters ---------------------------------------------------------------------------------------
+
+
+def project_clip_counts_refresh(*, project_id: int) -> None:
+    """Store the project's clip counters (`clip_count`, `clips_<status>`, `clips_done`: ready clips whose every frame
+    is accepted) recomputed from its clips.
+
+    Called in the transaction of every write that creates a clip, changes its status or deletes it. The project's
+    row is locked first, so concurrent writers take turns and each counts what the ones before it committed (one
+    count, read from the index `clip_review_queue_order`; pages then read the counters instead of counting).
+    """
+    with transaction.atomic(savepoint=False):
+        if not Project.objects.select_for_update().filter(pk=project_id).values_list("pk", flat=True).first():
+            return  # deleted meanwhile
+        done = Q(status=Clip.Status.READY, num_frames__gt=0, accepted_count=F("num_frames"))
+        rows = (
+            Clip.objects.filter(project_id=project_id)
+            .order_by()
+            .values("status")
+            .annotate(n=Count("pk"), done=Count("pk", filter=done))
+            .values_list("status", "n", "done")
+        )
+        found = {status: (n, finished) for status, n, finished in rows}
+        counts = {f"clips_{status}": found.get(status, (0, 0))[0] for status in Clip.Status.values}
+        Project.objects.filter(pk=project_id).update(
+            clip_count=sum(n for n, _ in found.values()),
+            clips_done=sum(finished for _, finished in found.values()),
+            **counts,
+        )
+
+
+def clip_num_frames_refresh(*, clips: QuerySet[Clip]) -> int:
+    """Store `num_frames` of `clips` counted from their frames (one UPDATE); returns the clips updated."""
+    return clips.update(num_frames=subquery_count(Frame, link="clip"))
 
 
 # --- upload -----------------------------------------------------------------------------------------
@@ -131,6 +169,7 @@ def clip_create_from_file(
             job = job_create(
                 project_id=project.pk, kind=Job.Kind.INGEST, created_by=user, target=clip, message="Queued for ingest."
             )
+            project_clip_counts_refresh(project_id=project.pk)
             if enqueue:
                 transaction.on_commit(partial(_enqueue_ingest, clip_id=clip.pk, job_id=job.pk))
     except IntegrityError:
@@ -179,11 +218,15 @@ def _check_readable_video(upload: File, *, display_name: str) -> VideoInfo:
 
 def _store_source(*, storage: Storage, name: str, content: File) -> str:
     """Save `content` at `name` (streamed); on failure remove whatever part of it was written."""
-    target = storage.get_available_name(name, max_length=500)
+    target: str | None = None
     try:
+        target = storage.get_available_name(name, max_length=500)
         return storage.save(target, content, max_length=500)
     except Exception as exc:
-        _delete_quietly(storage, [target])
+        _delete_quietly(storage, [target] if target else [])
+        unreachable = storage_error_message(exc)
+        if unreachable is not None:
+            raise ApplicationError(f"The file could not be stored. {unreachable}", status=503) from exc
         reason = getattr(exc, "strerror", None) or type(exc).__name__
         raise ApplicationError(f"The file could not be stored: {reason}.", status=503) from exc
 
@@ -277,8 +320,15 @@ def clip_ingest(
         logger.info("ingest of clip %s: attempt %s was superseded; its files are removed", clip.pk, attempt)
         _delete_quietly(storage, written)
     except Exception as exc:
+        unreachable = storage_error_message(exc)
         if isinstance(exc, MediaError | ApplicationError):
             message = str(exc)
+        elif unreachable is not None:
+            logger.warning("ingest of clip %s: media storage error: %s", clip.pk, exc)
+            message = (
+                f"Ingest failed: {unreachable} No frames were kept; retry the ingest once the storage answers "
+                f"(POST /api/clips/{clip.pk}/ingest/)."
+            )
         else:
             logger.exception("ingest of clip %s failed unexpectedly", clip.pk)
             message = f"Ingest failed unexpectedly ({type(exc).__name__}: {exc}). The error was logged."
@@ -332,6 +382,7 @@ def _ingest_claim(*, clip_id: int, job_id: int, attempt: uuid.UUID) -> Clip | No
         Clip.objects.filter(pk=clip.pk).update(
             status=Clip.Status.PROCESSING, error="", ingest_attempt=attempt, updated_at=timezone.now()
         )
+        project_clip_counts_refresh(project_id=clip.project_id)
         job_start(job_id=job_id, message="Decoding frames.")
     clip.status, clip.error, clip.ingest_attempt = Clip.Status.PROCESSING, "", attempt
     return clip
@@ -421,8 +472,10 @@ def _decode_into_clip(
         clip.status = Clip.Status.READY
         clip.error = ""
         clip.ingest_attempt = None
+        clip.num_frames = len(frames)
         clip.save(
             update_fields=[
+                "num_frames",
                 "duration",
                 "source_fps",
                 "fps",
@@ -436,6 +489,7 @@ def _decode_into_clip(
                 "updated_at",
             ]
         )
+        project_clip_counts_refresh(project_id=clip.project_id)
         frames_text = f"{len(frames)} frame{'s' if len(frames) != 1 else ''}"
         if audio is None:
             job_succeed(job_id=job_id, message=f"{frames_text}; {NO_AUDIO_NOTE}.")
@@ -480,10 +534,12 @@ def _local_source(*, storage: Storage, name: str) -> Iterator[str]:
             raise ApplicationError("The clip's source file is missing from storage.")
         yield path
         return
-    if not storage.exists(name):
-        raise ApplicationError("The clip's source file is missing from storage.")
-    with tempfile.NamedTemporaryFile(suffix=os.path.splitext(name)[1]) as copy, storage.open(name, "rb") as stored:
-        shutil.copyfileobj(stored, copy, CHUNK_BYTES)
+    # Media in a bucket: a temporary copy, downloaded in chunks (FILE_UPLOAD_TEMP_DIR or the system's temp folder).
+    with tempfile.NamedTemporaryFile(suffix=os.path.splitext(name)[1], dir=settings.FILE_UPLOAD_TEMP_DIR) as copy:
+        try:
+            storage_download(storage=storage, name=name, out=copy)
+        except FileNotFoundError:
+            raise ApplicationError("The clip's source file is missing from storage.") from None
         copy.flush()
         yield copy.name
 
@@ -520,6 +576,7 @@ def clip_ingest_fail(
         Clip.objects.filter(pk=clip.pk).update(
             status=Clip.Status.FAILED, error=error, ingest_attempt=None, updated_at=timezone.now()
         )
+        project_clip_counts_refresh(project_id=clip.project_id)
         job_fail(job_id=job_id, error=error, message=error)
 
 
@@ -528,6 +585,7 @@ def _clear_outputs(*, clip: Clip, storage: Storage) -> None:
     names = _output_names(clip=clip, storage=storage)
     Frame.objects.filter(clip=clip).delete()
     AudioTrack.objects.filter(clip=clip).delete()
+    Clip.objects.filter(pk=clip.pk).update(num_frames=0)
     _delete_quietly(storage, names)
     _remove_empty_folders(storage, [f"{clip_folder(clip=clip)}/frames", clip_folder(clip=clip)])
 
@@ -558,7 +616,12 @@ def _delete_quietly(storage: Storage, names: list[str]) -> None:
             storage.delete(name)
         except FileNotFoundError:
             pass
-        except Exception:
+        except Exception as exc:
+            if storage_error_message(exc) is not None:
+                # The storage is unreachable: the rest would fail alike. What is left in the clip's folder is removed
+                # by its next ingest (retry) or its deletion.
+                logger.warning("could not delete %d files from storage: %s", len(names), exc)
+                return
             logger.exception("could not delete %s from storage", name)
 
 
@@ -603,10 +666,17 @@ def clip_ingest_retry(*, clip: Clip, user: Any = None) -> Job:
             )
         if not locked.source.name:
             raise ApplicationError("The clip has no stored source file; delete it and upload the file again.")
-        _clear_outputs(clip=locked, storage=storage)
+        try:
+            _clear_outputs(clip=locked, storage=storage)
+        except Exception as exc:
+            unreachable = storage_error_message(exc)
+            if unreachable is None:
+                raise
+            raise ApplicationError(f"The clip cannot be ingested again now: {unreachable}", status=503) from exc
         Clip.objects.filter(pk=clip.pk).update(
             status=Clip.Status.UPLOADED, error="", ingest_attempt=None, updated_at=timezone.now()
         )
+        project_clip_counts_refresh(project_id=clip.project_id)
         job = job_create(
             project_id=clip.project_id, kind=Job.Kind.INGEST, created_by=user, target=clip, message="Queued for ingest."
         )
@@ -631,6 +701,7 @@ def clip_delete(*, clip: Clip, storage: Storage | None = None) -> None:
         folders.append(os.path.dirname(clip.source.name))
     with transaction.atomic():
         clip.delete()
+        project_clip_counts_refresh(project_id=clip.project_id)
 
     def delete_files() -> None:
         _delete_quietly(storage, names)

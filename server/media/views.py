@@ -11,7 +11,7 @@ import mimetypes
 from typing import Any
 
 from django.db.models.fields.files import FieldFile
-from django.http import FileResponse, HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
@@ -33,12 +33,22 @@ from server.media.selectors import (
     clip_frames,
     clip_get_for_user,
     clip_list,
+    clip_list_count,
     frame_get_for_user,
 )
 from server.media.services import clip_create_from_file, clip_delete, clip_ingest_retry
+from server.media.storage import media_response
 from server.media.upload import upload_content_length_check, upload_limit_install
 
 MEDIA_CACHE_CONTROL = "private, max-age=3600"
+# Media in a bucket with AVS_MEDIA_DELIVERY=redirect: the file is at a presigned URL (membership checked first).
+PRESIGNED_REDIRECT = OpenApiResponse(
+    description="Media in a bucket, AVS_MEDIA_DELIVERY=redirect: Location is a presigned URL of the file that expires "
+    "after AVS_S3_URL_EXPIRE_SECONDS."
+)
+STORAGE_UNAVAILABLE = OpenApiResponse(
+    description="Media in a bucket that cannot be reached now (the message says why)."
+)
 
 
 def _absolute(request: Request, name: str, **kwargs: Any) -> str:
@@ -113,12 +123,14 @@ class ClipListApi(APIView):
         project_access(user=request.user, project_id=project_id)
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
+        known = {key: value for key, value in filters.validated_data.items() if key in ("status", "search")}
         return get_paginated_response(
             pagination_class=self.pagination_class,
             serializer_class=ClipOutputSerializer,
             queryset=clip_list(project_id=project_id, **filters.validated_data),
             request=request,
             view=self,
+            count=clip_list_count(project_id=project_id, **known),
         )
 
 
@@ -249,6 +261,9 @@ class ClipIngestRetryApi(APIView):
         responses={
             202: OutputSerializer,
             409: OpenApiResponse(description="The clip is ready or processing, or its ingest is already queued."),
+            503: OpenApiResponse(
+                description="Media in a bucket that cannot be reached: the earlier output cannot be removed."
+            ),
         },
         summary="Ingest a failed clip again from its stored source (managers).",
     )
@@ -271,48 +286,50 @@ class _MediaFileApi(APIView):
     @staticmethod
     def file_response(
         field: FieldFile, *, content_type: str | None = None, filename: str | None = None
-    ) -> FileResponse:
-        try:
-            handle = field.open("rb")
-        except FileNotFoundError:
-            raise NotFoundError("The file is missing from media storage.") from None
-        response = FileResponse(
-            handle,
-            content_type=content_type or mimetypes.guess_type(field.name)[0] or "application/octet-stream",
-            as_attachment=filename is not None,
-            filename=filename or "",
+    ) -> HttpResponse:
+        """The file, streamed, or (media in a bucket, AVS_MEDIA_DELIVERY=redirect) a 302 to a short-lived presigned
+        URL (`server.media.storage.media_response`); called once membership was checked."""
+        return media_response(
+            storage=field.storage,
+            name=field.name,
+            content_type=content_type,
+            filename=filename,
+            cache_control=MEDIA_CACHE_CONTROL,
         )
-        response["Cache-Control"] = MEDIA_CACHE_CONTROL
-        response["X-Content-Type-Options"] = "nosniff"
-        return response
 
 
 class FrameImageApi(_MediaFileApi):
     @extend_schema(
-        responses={(200, "image/jpeg"): OpenApiTypes.BINARY}, summary="A frame's JPEG image (members of its project)."
+        responses={(200, "image/jpeg"): OpenApiTypes.BINARY, 302: PRESIGNED_REDIRECT, 503: STORAGE_UNAVAILABLE},
+        summary="A frame's JPEG image (members of its project).",
     )
-    def get(self, request: Request, frame_id: int) -> FileResponse:
+    def get(self, request: Request, frame_id: int) -> HttpResponse:
         frame = frame_get_for_user(user=request.user, frame_id=frame_id)
         return self.file_response(frame.image, content_type="image/jpeg")
 
 
 class ClipAudioApi(_MediaFileApi):
     @extend_schema(
-        responses={(200, "audio/wav"): OpenApiTypes.BINARY},
+        responses={(200, "audio/wav"): OpenApiTypes.BINARY, 302: PRESIGNED_REDIRECT, 503: STORAGE_UNAVAILABLE},
         summary="A clip's audio track as mono 16-bit PCM WAV (members of its project).",
     )
-    def get(self, request: Request, clip_id: int) -> FileResponse:
+    def get(self, request: Request, clip_id: int) -> HttpResponse:
         audio = audio_get_for_user(user=request.user, clip_id=clip_id)
         return self.file_response(audio.file, content_type="audio/wav")
 
 
 class ClipSourceApi(_MediaFileApi):
     @extend_schema(
-        responses={(200, "video/*"): OpenApiTypes.BINARY, (200, "application/octet-stream"): OpenApiTypes.BINARY},
+        responses={
+            (200, "video/*"): OpenApiTypes.BINARY,
+            (200, "application/octet-stream"): OpenApiTypes.BINARY,
+            302: PRESIGNED_REDIRECT,
+            503: STORAGE_UNAVAILABLE,
+        },
         summary="The clip's uploaded video file, as an attachment (members of its project): typed after its "
         "name's extension when that names a video type, else application/octet-stream.",
     )
-    def get(self, request: Request, clip_id: int) -> FileResponse:
+    def get(self, request: Request, clip_id: int) -> HttpResponse:
         clip = clip_get_for_user(user=request.user, clip_id=clip_id)
         if not clip.source:
             raise NotFoundError("This clip has no source file.")

@@ -1,8 +1,8 @@
 /**
  * The typed facade the pages use: one function per server operation, returning the schema's
  * types (generated from the OpenAPI schema, never written by hand) or throwing an `ApiError`.
- * Pages never build URLs or parse bodies themselves; only the upload (which needs progress
- * events, see uploadClip.ts) bypasses openapi-fetch.
+ * Pages never build URLs or parse bodies themselves; only the upload (the tus protocol with
+ * progress and resume, see uploadClip.ts) bypasses openapi-fetch, but for reading its result.
  */
 import { api } from "../api/client";
 import type { components, operations } from "../api/schema";
@@ -18,6 +18,7 @@ export type ProjectUpdateInput = Schemas["PatchedProjectUpdateInputRequest"];
 export type Clip = Schemas["Clip"];
 export type ClipStatus = Schemas["ClipStatusEnum"];
 export type ClipUpload = Schemas["ClipUpload"];
+export type ResumableUpload = Schemas["Upload"];
 export type Job = Schemas["Job"];
 export type JobStatus = Schemas["JobStatusEnum"];
 export type WorkerHealth = Schemas["WorkerHealth"];
@@ -48,6 +49,8 @@ export type ModelConfigPreview = Schemas["ModelConfigPreview"];
 export type LabelStudioConnection = Schemas["LabelStudioConnection"];
 export type LabelStudioConnectionInput = Schemas["LabelStudioConnectionInputRequest"];
 export type LabelStudioImportStatus = Schemas["ImportStatusEnum"];
+export type BucketObjectList = Schemas["BucketObjectList"];
+export type BucketObject = Schemas["BucketObject"];
 
 /** One page of a list endpoint: `{count, next, previous, results}`. */
 export interface Page<T> {
@@ -136,6 +139,11 @@ export function getWorkerHealth(refresh = false): Promise<WorkerHealth> {
   return unwrap(api.GET("/api/workers/", { params: { query: refresh ? { refresh: true } : {} } }));
 }
 
+/** A resumable upload's state (its creator only): once done, its clip and ingest job. */
+export function getUpload(uploadId: string): Promise<ResumableUpload> {
+  return unwrap(api.GET("/api/uploads/{upload_id}/", { params: { path: { upload_id: uploadId } } }));
+}
+
 export function retryIngest(clipId: number) {
   return unwrap(api.POST("/api/clips/{clip_id}/ingest/", { params: { path: { clip_id: clipId } } }));
 }
@@ -150,6 +158,27 @@ export function preannotateProject(projectId: number, clipIds?: number[]): Promi
       params: { path: { project_id: projectId } },
       body: clipIds && clipIds.length > 0 ? { clips: clipIds } : {},
     }),
+  );
+}
+
+// --- import from a bucket ----------------------------------------------------------------------
+
+/**
+ * The video objects of a bucket location (`s3://bucket/prefix/`, managers), each new or already in the project;
+ * `url` omitted: the first location the server allows. `sources` empty: import from storage is off.
+ */
+export function listBucketObjects(projectId: number, url?: string): Promise<BucketObjectList> {
+  return unwrap(
+    api.GET("/api/projects/{project_id}/storage/objects/", {
+      params: { path: { project_id: projectId }, query: url ? { url } : {} },
+    }),
+  );
+}
+
+/** Import the new videos of a bucket location as clips (managers): one job; each new clip gets its ingest job. */
+export function importFromBucket(projectId: number, url: string): Promise<Job> {
+  return unwrap(
+    api.POST("/api/projects/{project_id}/storage/import/", { params: { path: { project_id: projectId } }, body: { url } }),
   );
 }
 

@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "server.jobs",
     "server.datasets",
     "server.labelstudio",
+    "server.buckets",
 ]
 
 MIDDLEWARE = [
@@ -135,11 +136,104 @@ STORAGES = {
     "default": {"BACKEND": env("AVS_MEDIA_STORAGE", default="django.core.files.storage.FileSystemStorage")},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# Media in an S3-compatible bucket (AWS S3, MinIO, Ceph, ...; README "Media in a bucket"): set AVS_MEDIA_STORAGE to
+# storages.backends.s3.S3Storage and AVS_S3_BUCKET; the web server and the workers then share no folder. The
+# endpoint, region and keys are also those `manage.py ingest s3://...` and "Add videos from storage" list and read
+# with (empty keys: boto3's own chain, e.g. an instance role).
+S3_MEDIA_BACKENDS = ("storages.backends.s3.S3Storage", "storages.backends.s3boto3.S3Boto3Storage")
+AVS_S3_BUCKET = env("AVS_S3_BUCKET", default="")
+AVS_S3_ENDPOINT_URL = env("AVS_S3_ENDPOINT_URL", default="")  # empty: AWS; e.g. http://minio:9000
+AVS_S3_REGION = env("AVS_S3_REGION", default="")
+AVS_S3_ACCESS_KEY_ID = env("AVS_S3_ACCESS_KEY_ID", default="")
+AVS_S3_SECRET_ACCESS_KEY = env("AVS_S3_SECRET_ACCESS_KEY", default="")
+# "path" (http://host/bucket/key: MinIO and most self-hosted stores), "virtual" (http://bucket.host/key) or "auto".
+AVS_S3_ADDRESSING_STYLE = env("AVS_S3_ADDRESSING_STYLE", default="auto")
+# Seconds one connection attempt or read may take; failed requests are tried this many times in all.
+AVS_S3_TIMEOUT = env.float("AVS_S3_TIMEOUT", default=30.0)
+AVS_S3_MAX_ATTEMPTS = env.int("AVS_S3_MAX_ATTEMPTS", default=3)
+# Lifetime (seconds) of the presigned URLs media downloads redirect to (AVS_MEDIA_DELIVERY=redirect).
+AVS_S3_URL_EXPIRE_SECONDS = env.int("AVS_S3_URL_EXPIRE_SECONDS", default=300)
+# How the API hands out a stored file once it has checked membership: "stream" (through the web server) or, for
+# media in a bucket, "redirect" (302 to a presigned URL of the bucket, which browsers must then be able to reach).
+AVS_MEDIA_DELIVERY = env("AVS_MEDIA_DELIVERY", default="stream")
+# Buckets (or bucket/prefix) the web app's "Add videos from storage" may list and import from, e.g.
+# "raw-videos,team-b/2026"; empty: that import is off (`manage.py ingest s3://...` is not limited).
+AVS_IMPORT_BUCKETS = env.list("AVS_IMPORT_BUCKETS", default=[])
+# Objects one listing of a bucket prefix shows at most (the rest: list a narrower prefix).
+AVS_IMPORT_MAX_OBJECTS = env.int("AVS_IMPORT_MAX_OBJECTS", default=1000)
+if AVS_MEDIA_DELIVERY not in ("stream", "redirect"):
+    raise ImproperlyConfigured(f"AVS_MEDIA_DELIVERY must be 'stream' or 'redirect', not '{AVS_MEDIA_DELIVERY}'.")
+if AVS_S3_ADDRESSING_STYLE not in ("auto", "path", "virtual"):
+    raise ImproperlyConfigured(
+        f"AVS_S3_ADDRESSING_STYLE must be 'auto', 'path' or 'virtual', not '{AVS_S3_ADDRESSING_STYLE}'."
+    )
+if AVS_S3_TIMEOUT <= 0 or AVS_S3_MAX_ATTEMPTS < 1 or AVS_S3_URL_EXPIRE_SECONDS < 1 or AVS_IMPORT_MAX_OBJECTS < 1:
+    raise ImproperlyConfigured(
+        "AVS_S3_TIMEOUT must be positive and AVS_S3_MAX_ATTEMPTS, AVS_S3_URL_EXPIRE_SECONDS and "
+        "AVS_IMPORT_MAX_OBJECTS at least 1."
+    )
+
+
+def s3_options(**overrides: object) -> dict:
+    """Keyword arguments of django-storages' S3Storage for the media bucket, from the AVS_S3_* settings above (each may
+    be overridden by name, e.g. `AVS_S3_BUCKET="other"`). Names are never overwritten (a second file of the same name
+    gets a suffix, as on a local disk); a file read from the bucket is buffered in memory up to 16 MiB, on disk
+    beyond."""
+    from botocore.config import Config
+
+    names = [name for name in globals() if name.startswith("AVS_S3_")]
+    unknown = set(overrides) - set(names)
+    if unknown:
+        raise ImproperlyConfigured(f"s3_options: no such setting {sorted(unknown)}")
+    value = {**{name: globals()[name] for name in names}, **overrides}
+    style = value["AVS_S3_ADDRESSING_STYLE"]
+    return {
+        "bucket_name": value["AVS_S3_BUCKET"],
+        "endpoint_url": value["AVS_S3_ENDPOINT_URL"] or None,
+        "region_name": value["AVS_S3_REGION"] or None,
+        "access_key": value["AVS_S3_ACCESS_KEY_ID"] or None,
+        "secret_key": value["AVS_S3_SECRET_ACCESS_KEY"] or None,
+        "addressing_style": None if style == "auto" else style,
+        "signature_version": "s3v4",
+        "querystring_auth": True,
+        "querystring_expire": value["AVS_S3_URL_EXPIRE_SECONDS"],
+        "file_overwrite": False,
+        "default_acl": None,
+        "max_memory_size": 16 * 1024**2,
+        "client_config": Config(
+            connect_timeout=value["AVS_S3_TIMEOUT"],
+            read_timeout=value["AVS_S3_TIMEOUT"],
+            retries={"max_attempts": value["AVS_S3_MAX_ATTEMPTS"], "mode": "standard"},
+            s3={"addressing_style": style},
+            signature_version="s3v4",
+        ),
+    }
+
+
+if STORAGES["default"]["BACKEND"] in S3_MEDIA_BACKENDS:
+    if not AVS_S3_BUCKET:
+        raise ImproperlyConfigured(
+            f"AVS_MEDIA_STORAGE is {STORAGES['default']['BACKEND']}: set AVS_S3_BUCKET to the media bucket's name "
+            "(and AVS_S3_ENDPOINT_URL for a store other than AWS S3)."
+        )
+    STORAGES["default"]["OPTIONS"] = s3_options()
 
 # Uploads: anything above 2.5 MB goes to a temporary file (streamed, never whole in memory).
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 FILE_UPLOAD_TEMP_DIR = env("AVS_UPLOAD_TEMP_DIR", default=None)
 AVS_UPLOAD_MAX_BYTES = env.int("AVS_UPLOAD_MAX_BYTES", default=2 * 1024**3)  # 2 GiB
+# Resumable uploads (tus 1.0.0, POST /api/uploads/; README "Uploads"): received bytes are appended to a part file in
+# this local folder of the web server (several web processes on one machine share it; several web machines need it
+# on a shared volume or sticky routing per upload), then the complete file is checked and stored in media storage
+# (a bucket too). An upload left incomplete this many seconds after its last write expires and its part is deleted
+# (`manage.py uploads_expire`, also run on each new upload). The web app sends PATCH bodies of this many bytes.
+AVS_UPLOAD_DIR = env("AVS_UPLOAD_DIR", default=str(VAR_DIR / "uploads"))
+AVS_UPLOAD_EXPIRY_SECONDS = env.int("AVS_UPLOAD_EXPIRY_SECONDS", default=24 * 3600)
+AVS_UPLOAD_CHUNK_BYTES = env.int("AVS_UPLOAD_CHUNK_BYTES", default=16 * 1024**2)
+if AVS_UPLOAD_EXPIRY_SECONDS < 60:
+    raise ImproperlyConfigured("AVS_UPLOAD_EXPIRY_SECONDS must be at least 60.")
+if AVS_UPLOAD_CHUNK_BYTES < 64 * 1024:
+    raise ImproperlyConfigured("AVS_UPLOAD_CHUNK_BYTES must be at least 65536 (64 KiB).")
 AVS_MAX_VIDEO_SECONDS = env.float("AVS_MAX_VIDEO_SECONDS", default=3600.0)
 AVS_MAX_VIDEO_SIDE = env.int("AVS_MAX_VIDEO_SIDE", default=8192)
 AVS_FRAME_JPEG_QUALITY = env.int("AVS_FRAME_JPEG_QUALITY", default=95)
@@ -182,6 +276,14 @@ AVS_PREANNOTATE_CHUNK_FRAMES = env.int("AVS_PREANNOTATE_CHUNK_FRAMES", default=1
 AVS_PREANNOTATE_MAX_FRAMES = env.int("AVS_PREANNOTATE_MAX_FRAMES", default=3600)
 if AVS_PREANNOTATE_CHUNK_FRAMES < 1 or AVS_PREANNOTATE_MAX_FRAMES < 1:
     raise ImproperlyConfigured("AVS_PREANNOTATE_CHUNK_FRAMES and AVS_PREANNOTATE_MAX_FRAMES must be at least 1.")
+# Mask propagation in the annotator (queue `inference`, the configuration's models.tracker): frames one propagation
+# may track (an explicit longer range is refused; "to the clip's end" stops there), and seconds it may take.
+AVS_PROPAGATION_MAX_FRAMES = env.int("AVS_PROPAGATION_MAX_FRAMES", default=600)
+AVS_PROPAGATION_SOFT_TIME_LIMIT = env.int("AVS_PROPAGATION_SOFT_TIME_LIMIT", default=1800)
+if AVS_PROPAGATION_MAX_FRAMES < 2 or AVS_PROPAGATION_SOFT_TIME_LIMIT < 1:
+    raise ImproperlyConfigured(
+        "AVS_PROPAGATION_MAX_FRAMES must be at least 2 and AVS_PROPAGATION_SOFT_TIME_LIMIT at least 1."
+    )
 # What a proposal keeps besides masks (media storage): per frame an 8-bit probability map (PNG) whose longer side is
 # at most this many pixels, per clip an evidence file (.npz: audio tags, audio and visual embeddings) of at most this
 # many bytes (embeddings are pooled over consecutive frames until it fits).
@@ -270,6 +372,7 @@ CELERY_TASK_ROUTES = {
     "server.learning.tasks.*": {"queue": "training"},
     "server.datasets.tasks.*": {"queue": "ingest"},  # exports and evaluations: CPU work beside video decoding
     "server.labelstudio.tasks.*": {"queue": "ingest"},  # Label Studio pushes, pulls and webhook events: short CPU work
+    "server.buckets.tasks.*": {"queue": "ingest"},  # import from a bucket: downloads, then uploads as clips
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Redis/SQS: CELERY_VISIBILITY_TIMEOUT must exceed the longest task time limit; workers refuse to start otherwise.

@@ -4,7 +4,7 @@ import { formatBytes } from "../../components/format";
 import { ProgressBar } from "../../components/ProgressBar";
 import { type ApiError, toApiError } from "../../hooks/apiErrors";
 import type { ClipUpload, Job } from "../../hooks/studioApi";
-import { uploadClip } from "../../hooks/uploadClip";
+import { type UploadPhase, uploadClip } from "../../hooks/uploadClip";
 import { JobProgress } from "./JobsTable";
 
 interface UploadItem {
@@ -13,6 +13,7 @@ interface UploadItem {
   sent: number;
   total: number;
   state: "waiting" | "uploading" | "stored" | "duplicate" | "failed";
+  phase: UploadPhase;
   result?: ClipUpload;
   error?: ApiError;
 }
@@ -25,7 +26,10 @@ interface Props {
   onUploaded: () => void;
 }
 
-/** Upload videos one after another: bytes sent, then the ingest job's progress. */
+/**
+ * Upload videos one after another, resumably (tus: a dropped connection or a reload continues where the
+ * server stopped): the checksum, bytes sent, then the ingest job's progress.
+ */
 export function UploadPanel({ projectId, jobs, onUploaded }: Props) {
   const [items, setItems] = useState<UploadItem[]>([]);
   const [dragging, setDragging] = useState(false);
@@ -39,7 +43,7 @@ export function UploadPanel({ projectId, jobs, onUploaded }: Props) {
 
   const uploadOne = async (item: UploadItem) => {
     patch(item.key, { state: "uploading" });
-    const handle = uploadClip(projectId, item.file, (sent, total) => patch(item.key, { sent, total }));
+    const handle = uploadClip(projectId, item.file, (sent, total, phase) => patch(item.key, { sent, total, phase }));
     abortCurrent.current = handle.abort;
     try {
       const result = await handle.done;
@@ -60,6 +64,7 @@ export function UploadPanel({ projectId, jobs, onUploaded }: Props) {
       sent: 0,
       total: file.size,
       state: "waiting",
+      phase: "preparing",
     }));
     setItems((list) => [...added, ...list]);
     for (const item of added) queue.current = queue.current.then(() => uploadOne(item));
@@ -112,15 +117,11 @@ export function UploadPanel({ projectId, jobs, onUploaded }: Props) {
                 <div className="upload-status">
                   {item.state === "waiting" ? <span className="muted">Waiting…</span> : null}
                   {item.state === "uploading" ? (
-                    <div className="upload-progress">
+                    <div className="upload-progress" data-phase={item.phase}>
                       <ProgressBar
                         value={item.total > 0 ? item.sent / item.total : 0}
                         active
-                        label={
-                          item.total > 0 && item.sent >= item.total
-                            ? "Sent; the server is storing it…"
-                            : `Uploading ${formatBytes(item.sent)} / ${formatBytes(item.total)}`
-                        }
+                        label={uploadLabel(item)}
                       />
                       <button type="button" className="btn btn-small btn-ghost" onClick={() => abortCurrent.current?.()}>
                         Cancel
@@ -165,4 +166,11 @@ export function UploadPanel({ projectId, jobs, onUploaded }: Props) {
       ) : null}
     </section>
   );
+}
+
+function uploadLabel(item: UploadItem): string {
+  if (item.phase === "preparing") return "Preparing…";
+  if (item.phase === "hashing") return `Computing its checksum ${formatBytes(item.sent)} / ${formatBytes(item.total)}`;
+  if (item.total > 0 && item.sent >= item.total) return "Sent; the server is checking and storing it…";
+  return `Uploading ${formatBytes(item.sent)} / ${formatBytes(item.total)}`;
 }
