@@ -111,8 +111,9 @@ TRACKER_KINDS = ("sam2_video", "sam3_tracker_video")
 class TrackerSettings:
     """Video mask tracker that propagates the annotator's masks through a clip (`ml_backend.foundation.tracking`):
     transformers SAM 2 video (`Sam2VideoModel` + `Sam2VideoProcessor`, e.g. facebook/sam2.1-hiera-tiny) or SAM 3's
-    tracker (`Sam3TrackerVideoModel` + `Sam3TrackerVideoProcessor`). Not part of the proposer: it changes no
-    proposal, and no proposer's identity (`BackendConfig.to_dict` leaves it out)."""
+    tracker (`Sam3TrackerVideoModel` + `Sam3TrackerVideoProcessor`: its own folder, or the facebook/sam3 layout whose
+    tracker it reads). The folder's model must be of the kind, or loading says which kind to set. Not part of the
+    proposer: it changes no proposal, and no proposer's identity (`BackendConfig.to_dict` leaves it out)."""
 
     path: str  # directory written by save_pretrained(); a hub id only with allow_network
     kind: str = "sam2_video"  # "sam2_video" | "sam3_tracker_video"

@@ -294,6 +294,8 @@ DEFAULT_MANIFEST = Manifest(
                 RemoteFile("vocab.json", optional=True),
                 RemoteFile("merges.txt", optional=True),
                 RemoteFile("preprocessor_config.json", optional=True),
+                # SAM 3's tracker as models.tracker (kind sam3_tracker_video) reads the video processor's settings
+                RemoteFile("video_preprocessor_config.json", optional=True),
             ),
             settings={"kind": "sam3", "path": "sam3", "mode": "frame", "score_threshold": 0.5, "mask_threshold": 0.5},
             gated="https://huggingface.co/facebook/sam3",

@@ -18,6 +18,10 @@ pointing at them, so the real loading code (`ml_backend.foundation.registry`) ru
                          boxes arbitrarily: with 0, every query of every frame yields a box) and
                          pipeline.min_tag_score 0 (a random CLAP's tags all score about 1/|vocabulary|)
 
+`write_tiny_sam3_tracker_video(dir)` writes SAM 3's tracker alone (Sam3TrackerVideoModel + Sam3TrackerVideoProcessor,
+for models.tracker with kind "sam3_tracker_video"); it is not part of the set (~6 MB: it would almost double the
+set's 7 MB).
+
 Tokenizers are built with the `tokenizers` library from vocabularies generated here (the 256 byte symbols of
 byte-level BPE, or characters plus whole words for WordPiece), so their sizes match the tiny models'.
 Everything is seeded: the same seed writes the same weights.
@@ -439,6 +443,53 @@ def build_tiny_sam2_video(seed: int = 0, *, image_size: int = 64) -> tuple[Any, 
 SAM3_IMAGE_SIZE = 112  # px: an 8×8 grid of 14 px patches
 
 
+def _sam3_vision(size: int, patch: int, width: int) -> dict[str, Any]:
+    """SAM 3's vision encoder (a 2-layer ViT, `size` px in `patch` px patches, FPN `width` channels wide), as the
+    config dict SAM 3 and SAM 3's tracker share."""
+    grid = size // patch
+    return dict(
+        backbone_config=dict(
+            model_type="sam3_vit_model",
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            image_size=size,
+            patch_size=patch,
+            window_size=4,
+            global_attn_indexes=[1],
+            pretrain_image_size=size // 2,
+        ),
+        fpn_hidden_size=width,
+        backbone_feature_sizes=[[4 * grid, 4 * grid], [2 * grid, 2 * grid], [grid, grid]],
+    )
+
+
+def _sam3_tracker(vision: dict[str, Any], size: int, patch: int, width: int) -> dict[str, Any]:
+    """SAM 3's tracker (SAM 2-style: 1-layer memory attention over 3 memory frames, 4 object pointers) on `vision`,
+    as config kwargs. `width` must be 128: the memory encoder's output is 64 channels (its memory cross-attention
+    expects that) and the image features are twice as wide, so object pointers split into memory-sized tokens."""
+    return dict(
+        vision_config=vision,
+        prompt_encoder_config=dict(hidden_size=width, image_size=size, patch_size=patch, mask_input_channels=4),
+        mask_decoder_config=dict(
+            hidden_size=width, mlp_dim=64, num_attention_heads=2, iou_head_hidden_dim=32, num_hidden_layers=1
+        ),
+        num_maskmem=3,
+        max_object_pointers_in_encoder=4,
+        memory_attention_hidden_size=width,
+        memory_attention_num_layers=1,
+        memory_attention_feed_forward_hidden_size=64,
+        memory_encoder_hidden_size=width,
+        memory_encoder_output_channels=64,
+        mask_downsampler_embed_dim=width,
+        memory_fuser_num_layers=1,
+        memory_fuser_embed_dim=width,
+        memory_fuser_intermediate_dim=64,
+        image_size=size,
+    )
+
+
 def build_tiny_sam3(seed: int = 0, *, video: bool = True) -> tuple[Any, Any]:
     """(Sam3VideoModel, or Sam3Model with `video=False`; Sam3Processor) on 112 px inputs, with a CLIP-layout byte
     tokenizer (32 tokens, SAM 3's text length) and 2 object queries.
@@ -458,22 +509,7 @@ def build_tiny_sam3(seed: int = 0, *, video: bool = True) -> tuple[Any, Any]:
     width = 128 if video else 32
     tokenizer = _clip_tokenizer(32)
     _seeded(seed)
-    vision = dict(
-        backbone_config=dict(
-            model_type="sam3_vit_model",
-            hidden_size=32,
-            intermediate_size=64,
-            num_hidden_layers=2,
-            num_attention_heads=2,
-            image_size=size,
-            patch_size=patch,
-            window_size=4,
-            global_attn_indexes=[1],
-            pretrain_image_size=size // 2,
-        ),
-        fpn_hidden_size=width,
-        backbone_feature_sizes=[[4 * grid, 4 * grid], [2 * grid, 2 * grid], [grid, grid]],
-    )
+    vision = _sam3_vision(size, patch, width)
     small = dict(num_attention_heads=2, intermediate_size=64)
     detector = dict(
         vision_config=vision,
@@ -486,25 +522,7 @@ def build_tiny_sam3(seed: int = 0, *, video: bool = True) -> tuple[Any, Any]:
     if not video:
         model: Any = Sam3Model(Sam3Config(**detector)).eval()
     else:
-        tracker = dict(
-            vision_config=vision,
-            prompt_encoder_config=dict(hidden_size=width, image_size=size, patch_size=patch, mask_input_channels=4),
-            mask_decoder_config=dict(
-                hidden_size=width, mlp_dim=64, num_attention_heads=2, iou_head_hidden_dim=32, num_hidden_layers=1
-            ),
-            num_maskmem=3,
-            max_object_pointers_in_encoder=4,
-            memory_attention_hidden_size=width,
-            memory_attention_num_layers=1,
-            memory_attention_feed_forward_hidden_size=64,
-            memory_encoder_hidden_size=width,
-            memory_encoder_output_channels=64,
-            mask_downsampler_embed_dim=width,
-            memory_fuser_num_layers=1,
-            memory_fuser_embed_dim=width,
-            memory_fuser_intermediate_dim=64,
-            image_size=size,
-        )
+        tracker = _sam3_tracker(vision, size, patch, width)
         config = Sam3VideoConfig(
             detector_config=detector, tracker_config=tracker, low_res_mask_size=4 * grid, new_det_thresh=0.0
         )
@@ -524,6 +542,52 @@ def write_tiny_sam3(out: str | Path, *, seed: int = 0, video: bool = True) -> Pa
     quiet_transformers()
     folder = Path(out)
     model, processor = build_tiny_sam3(seed, video=video)
+    model.save_pretrained(folder)
+    processor.save_pretrained(folder)
+    return folder
+
+
+# --- SAM 3's tracker (the other tracker kind) ----------------------------------------------------------------
+
+
+def build_tiny_sam3_tracker_video(seed: int = 0) -> tuple[Any, Any]:
+    """(Sam3TrackerVideoModel, Sam3TrackerVideoProcessor): SAM 3's tracker alone (model_type "sam3_tracker_video",
+    the config's models.tracker with kind "sam3_tracker_video") on 112 px inputs, with the vision encoder and the
+    tracker of `build_tiny_sam3`; ~1.5 M parameters. The object-score head is biased so that a tracked object is
+    always visible (a random head's score is about 0: it would call the object gone on a coin flip)."""
+    from transformers import (
+        Sam2VideoVideoProcessor,
+        Sam3ImageProcessor,
+        Sam3TrackerVideoConfig,
+        Sam3TrackerVideoModel,
+        Sam3TrackerVideoProcessor,
+    )
+
+    size, patch, width = SAM3_IMAGE_SIZE, 14, 128
+    grid = size // patch
+    _seeded(seed)
+    config = Sam3TrackerVideoConfig(**_sam3_tracker(_sam3_vision(size, patch, width), size, patch, width))
+    model = Sam3TrackerVideoModel(config).eval()
+    with torch.no_grad():
+        model.mask_decoder.pred_obj_score_head.proj_out.bias.fill_(10.0)
+    processor = Sam3TrackerVideoProcessor(
+        image_processor=Sam3ImageProcessor(
+            size={"height": size, "width": size}, mask_size={"height": 4 * grid, "width": 4 * grid}
+        ),
+        video_processor=Sam2VideoVideoProcessor(size={"height": size, "width": size}),
+        target_size=size,
+    )
+    return model, processor
+
+
+def write_tiny_sam3_tracker_video(out: str | Path, *, seed: int = 0) -> Path:
+    """Save `build_tiny_sam3_tracker_video(seed)` into the folder `out` (`save_pretrained`: config.json, weights,
+    processor_config.json; ~6 MB, under a second); returns `out` (the value of `models.tracker.path`)."""
+    from ml_backend.foundation.loading import quiet_transformers
+
+    quiet_transformers()
+    folder = Path(out)
+    model, processor = build_tiny_sam3_tracker_video(seed)
     model.save_pretrained(folder)
     processor.save_pretrained(folder)
     return folder

@@ -21,24 +21,42 @@ The source frame's objects are the prompt masks themselves (confidence 1.0).
 Loading: `{"kind": "sam2_video" | "sam3_tracker_video", "path": dir}` (a `save_pretrained` directory), through the
 shared loading rules (`ml_backend.foundation.loading`): local only unless the network is allowed, weights checked
 against the model, `ModelLoadError` naming `models.tracker.path`, placement (CUDA + float16 when present, else CPU).
+The folder's model must be of the kind (config.json's model_type, `MODEL_TYPES`): "sam2_video" loads SAM 2 video
+(e.g. facebook/sam2.1-hiera-tiny), "sam3_tracker_video" SAM 3's tracker, saved alone (model_type
+"sam3_tracker_video") or inside SAM 3 video (model_type "sam3_video", the facebook/sam3 layout: its detector's weights
+are left out; the folder also needs the video processor's video_preprocessor_config.json). Another model is refused
+naming `models.tracker.kind`.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
 from ml_backend.foundation.config import TrackerSettings
-from ml_backend.foundation.loading import FollowsModel, LoadContext, Placement, load_pretrained, model_name
+from ml_backend.foundation.loading import (
+    FollowsModel,
+    LoadContext,
+    ModelLoadError,
+    Placement,
+    load_pretrained,
+    model_name,
+)
 
 SETTING = "models.tracker.path"
 CLASSES = {  # kind -> (model class, processor class) in transformers
     "sam2_video": ("Sam2VideoModel", "Sam2VideoProcessor"),
     "sam3_tracker_video": ("Sam3TrackerVideoModel", "Sam3TrackerVideoProcessor"),
+}
+MODEL_TYPES = {  # kind -> the config.json model_types it loads
+    "sam2_video": ("sam2_video",),
+    "sam3_tracker_video": ("sam3_tracker_video", "sam3_video"),
 }
 FEATURE_CACHE_FRAMES = 1  # image features a session keeps: every frame is embedded once and used by one step
 
@@ -196,8 +214,26 @@ class TrackingSession:
         return len(indexes)
 
 
+def _model_type(path: str) -> str | None:
+    """model_type of a local directory's config.json (None when unreadable or not local)."""
+    try:
+        return json.loads((Path(path) / "config.json").read_text(encoding="utf-8")).get("model_type")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
 def build_video_tracker(settings: TrackerSettings, context: LoadContext) -> VideoTracker:
-    """Load the tracker of `settings.kind` from `settings.path`; raises `ModelLoadError` naming models.tracker.path."""
+    """Load the tracker of `settings.kind` from `settings.path`; raises `ModelLoadError` naming models.tracker.path
+    (or models.tracker.kind, for a model of another kind)."""
+    found = _model_type(settings.path)
+    if found is not None and found not in MODEL_TYPES[settings.kind]:
+        fits = [kind for kind, types in MODEL_TYPES.items() if found in types]
+        hint = f"set models.tracker.kind to {fits[0]!r}" if fits else "expected a SAM 2 video or SAM 3 tracker model"
+        raise ModelLoadError(
+            SETTING,
+            settings.path,
+            f"this is a {found!r} model, which models.tracker.kind {settings.kind!r} does not load: {hint}",
+        )
     model_class, processor_class = CLASSES[settings.kind]
     model, processor = load_pretrained(
         settings.path,

@@ -99,3 +99,37 @@ def tiny_sam3_config(tiny_sam3_models):
     from ml_backend.foundation.config import load_config
 
     return load_config(tiny_sam3_models)
+
+
+TRACKER_KINDS = ("sam2_video", "sam3_tracker_video")  # models.tracker.kind, each with a tiny random model
+
+
+@pytest.fixture(scope="session")
+def tiny_sam3_tracker_models(tiny_models) -> Path:
+    """`config.sam3_tracker.json` of the tiny models with a tiny random SAM 3 tracker (`sam3_tracker_video/`, written
+    once per session next to them by `write_tiny_sam3_tracker_video`) as models.tracker."""
+    import json
+
+    from ml_backend.foundation.tiny import write_tiny_sam3_tracker_video
+
+    write_tiny_sam3_tracker_video(tiny_models.parent / "sam3_tracker_video", seed=0)
+    data = json.loads(tiny_models.read_text())
+    data["models"]["tracker"] = {"kind": "sam3_tracker_video", "path": "sam3_tracker_video", "min_confidence": 0.5}
+    path = tiny_models.parent / "config.sam3_tracker.json"
+    path.write_text(json.dumps(data, indent=2))
+    return path
+
+
+@pytest.fixture(scope="session", params=TRACKER_KINDS)
+def tracker_models(request) -> Path:
+    """The tiny models' configuration with a tracker of each kind in turn (a test using it runs once per kind); the
+    tracker's folder is named after its kind."""
+    return request.getfixturevalue("tiny_models" if request.param == "sam2_video" else "tiny_sam3_tracker_models")
+
+
+@pytest.fixture(scope="session")
+def tiny_tracker(tracker_models, tiny_cache, load_context):
+    """The tracker of `tracker_models`, loaded by the real loader through the session's model cache."""
+    from ml_backend.foundation.config import load_config
+
+    return tiny_cache.get("tracker", load_config(tracker_models).models.tracker, load_context)

@@ -1,8 +1,10 @@
 """The video mask tracker (`models.tracker`, ml_backend.foundation.tracking): its settings, its loading through the
-registry from the tiny random SAM 2 video fixture, what the model catalogue (`models fetch`) offers for it."""
+registry from the tiny random fixtures of both kinds (SAM 2 video, SAM 3's tracker), what the model catalogue
+(`models fetch`) offers for it."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 
@@ -11,9 +13,10 @@ import pytest
 
 from ml_backend.foundation.config import ConfigError, load_config
 from ml_backend.foundation.fetch import DEFAULT_MANIFEST, TRACKER_REVISION, build_config
+from ml_backend.foundation.loading import ModelLoadError
 from ml_backend.foundation.policy import ConfigPolicyError, ModelPolicy
 from ml_backend.foundation.registry import ModelCache, model_registry
-from ml_backend.foundation.tracking import VideoTracker, build_video_tracker
+from ml_backend.foundation.tracking import CLASSES, VideoTracker, build_video_tracker
 
 MINIMAL = {
     "models": {
@@ -72,27 +75,45 @@ def test_the_tracker_path_must_lie_inside_the_model_root(tmp_path, tiny_models):
         load_config(path, policy=ModelPolicy(model_root=str(tiny_models.parent)))
 
 
-def test_the_fixture_tracker_loads_through_the_registry_where_the_placement_says(tiny_config, load_context, device):
+def test_the_fixture_tracker_loads_through_the_registry_where_the_placement_says(tracker_models, load_context, device):
     assert model_registry["tracker"] is build_video_tracker
+    settings = load_config(tracker_models).models.tracker
+    kind = settings.kind
     cache = ModelCache()
-    tracker = cache.get("tracker", tiny_config.models.tracker, load_context)
-    assert isinstance(tracker, VideoTracker) and tracker.name == "sam2_video" and tracker.kind == "sam2_video"
+    tracker = cache.get("tracker", settings, load_context)
+    assert isinstance(tracker, VideoTracker) and tracker.name == kind and tracker.kind == kind
+    assert (type(tracker.model).__name__, type(tracker.processor).__name__) == CLASSES[kind]
     assert tracker.placement == load_context.placement
     parameter = next(tracker.model.parameters())
     assert parameter.device.type == device and str(parameter.dtype) == f"torch.{load_context.placement.dtype}"
-    assert cache.get("tracker", tiny_config.models.tracker, load_context) is tracker  # loaded once per process
+    assert cache.get("tracker", settings, load_context) is tracker  # loaded once per process
     assert cache.load_counts["tracker"] == 1
 
     image = np.full((30, 40, 3), 128, dtype=np.uint8)
     mask = np.zeros((30, 40), dtype=bool)
     mask[5:20, 5:20] = True
     session = tracker.start(image, [mask])
-    (tracked,) = session.track(image)
-    assert tracked.mask.shape == (30, 40) and tracked.probability.dtype == np.float32
+    for _ in range(3):
+        (tracked,) = session.track(image)
+        assert tracked.mask.shape == (30, 40) and tracked.probability.shape == (30, 40)
+        assert tracked.probability.dtype == np.float32 and tracked.mask.any()
     with pytest.raises(ValueError, match="mask 0 is 10×10 but the frame is 40×30"):
         tracker.start(image, [np.ones((10, 10), bool)])
     with pytest.raises(ValueError, match="mask 0 is empty"):
         tracker.start(image, [np.zeros((30, 40), bool)])
+
+
+def test_a_tracker_folder_of_the_other_kind_is_refused_naming_the_kind_setting(tracker_models, load_context):
+    """SAM 2 video and SAM 3's tracker share an interface but not their weights: a folder of one kind configured as
+    the other is refused before anything loads, saying which kind would load it."""
+    settings = load_config(tracker_models).models.tracker
+    other = "sam3_tracker_video" if settings.kind == "sam2_video" else "sam2_video"
+    with pytest.raises(ModelLoadError) as caught:
+        build_video_tracker(dataclasses.replace(settings, kind=other), load_context)
+    assert str(caught.value) == (
+        f"models.tracker.path = '{settings.path}': this is a {settings.kind!r} model, which models.tracker.kind "
+        f"{other!r} does not load: set models.tracker.kind to {settings.kind!r}"
+    )
 
 
 def test_the_catalogue_offers_sam2_hiera_tiny_as_an_opt_in_tracking_set(tmp_path):

@@ -1,6 +1,7 @@
 """Mask propagation (`ml_backend.serving.propagate_stored_clip`): an annotator's masks on one stored frame, tracked
-through a range of the clip by the tiny random SAM 2 video model, each frame read when the tracker needs it, each
-propagated mask checked against its frame's audio window.
+through a range of the clip by a tiny random tracker (the tracking tests run with one of each kind: SAM 2 video and
+SAM 3's tracker), each frame read when the tracker needs it, each propagated mask checked against its frame's audio
+window.
 
 The sounding tests use a synthetic MS3 clip (sources switching on and off per window, `ml_backend.media.synth`)
 and a fixture tagger that returns the known tags of each window: a random CLAP's tags mean nothing."""
@@ -25,6 +26,11 @@ from ml_backend.types import AudioTag, AudioTags
 from tests.ml_backend.pipelines.test_sources import HEARD, LEAK, SOUND, sounding
 
 H, W = 48, 80  # the stored frames of `write_clip`
+
+
+def tracker_kind(config: Path) -> str:
+    """The models.tracker.kind of a configuration (the tiny trackers' folders are named after their kinds)."""
+    return json.loads(config.read_text())["models"]["tracker"]["kind"]
 
 
 def config_variant(tiny_models: Path, name: str, *, models: dict | None = None, pipeline: dict | None = None) -> Path:
@@ -131,11 +137,14 @@ def run(config, frames, audio, **kwargs) -> list[dict]:
 # --- tracking -----------------------------------------------------------------------------------------------
 
 
-def test_masks_are_propagated_forward_reading_each_frame_of_the_range_once(tiny_models, tmp_path):
+def test_masks_are_propagated_forward_reading_each_frame_of_the_range_once(tracker_models, tmp_path):
+    kind = tracker_kind(tracker_models)
+    info = serving.tracker_info(tracker_models)
+    assert info["available"] is True and info["kind"] == info["name"] == kind
     frames, audio, opens = write_clip(tmp_path / "clip", 10)
     progress = []
     results = run(
-        tiny_models,
+        tracker_models,
         frames,
         audio,
         source_frame_index=2,
@@ -156,16 +165,16 @@ def test_masks_are_propagated_forward_reading_each_frame_of_the_range_once(tiny_
             assert instance["mask"]["size"] == [H, W]
             assert instance["area"] == int(rle_to_mask(instance["mask"]).sum()) > 0  # the tiny tracker keeps it
             assert 0.5 <= instance["confidence"] <= 1.0 and instance["score"] == instance["confidence"]
-            assert instance["provenance"]["tracker"] == "sam2_video"
+            assert instance["provenance"]["tracker"] == kind
     # frames outside the range were never opened; each frame of it was decoded once (the source also had its
     # header read, for the masks' size check)
     assert opens == Counter({2: 2, 3: 1, 4: 1, 5: 1, 6: 1})
 
 
-def test_backward_to_the_clip_start_and_the_frame_budget(tiny_models, tmp_path):
+def test_backward_to_the_clip_start_and_the_frame_budget(tracker_models, tmp_path):
     frames, audio, _ = write_clip(tmp_path / "clip", 8)
     results = run(
-        tiny_models,
+        tracker_models,
         frames,
         audio,
         source_frame_index=5,
@@ -173,8 +182,11 @@ def test_backward_to_the_clip_start_and_the_frame_budget(tiny_models, tmp_path):
         direction="backward",
     )
     assert [r["frame_index"] for r in results] == [5, 4, 3, 2, 1, 0]
+    for result in results[1:]:  # masks of the frame's size on every frame tracked backward too
+        (instance,) = result["instances"]
+        assert rle_to_mask(instance["mask"]).shape == (H, W) and instance["area"] > 0
     capped = run(
-        tiny_models,
+        tracker_models,
         frames,
         audio,
         source_frame_index=5,
@@ -185,10 +197,10 @@ def test_backward_to_the_clip_start_and_the_frame_budget(tiny_models, tmp_path):
     assert [r["frame_index"] for r in capped] == [5, 4, 3]
 
 
-def test_the_session_holds_a_bounded_number_of_frames_however_long_the_range(tiny, tiny_models, tmp_path):
+def test_the_session_holds_a_bounded_number_of_frames_however_long_the_range(tiny_tracker, tracker_models, tmp_path):
     """The model's own session keeps every frame's pixels and outputs; ours forgets what the model cannot attend to
     any more, so what it holds stays the same from the 10th frame to the 40th."""
-    tracker = tiny("tracker")
+    tracker = tiny_tracker
     frames, audio, _ = write_clip(tmp_path / "clip", 40)
     held = []
 
@@ -210,7 +222,7 @@ def test_the_session_holds_a_bounded_number_of_frames_however_long_the_range(tin
             return session
 
     results = run(
-        tiny_models,
+        tracker_models,
         frames,
         None,
         source_frame_index=0,
@@ -218,15 +230,16 @@ def test_the_session_holds_a_bounded_number_of_frames_however_long_the_range(tin
         tracker=Watching(),
     )
     assert len(results) == 40 and len(held) == 39
+    assert all(rle_to_mask(r["instances"][0]["mask"]).shape == (H, W) for r in results)
     bound = tracker.memory_frames + 2  # the source frame's outputs, the memory frames, the current frame
     assert max(held) <= bound and held[-1] == held[10]
 
 
-def test_forgetting_changes_no_mask(tiny):
+def test_forgetting_changes_no_mask(tiny_tracker):
     """The session's masks equal those of the model's own session, which keeps everything, on the same frames."""
     import torch
 
-    tracker = tiny("tracker")
+    tracker = tiny_tracker
     rng = np.random.default_rng(0)
     pictures = [rng.integers(0, 255, (H, W, 3), dtype=np.uint8) for _ in range(12)]
     prompt = rle_to_mask(square(0))
@@ -252,8 +265,9 @@ def test_forgetting_changes_no_mask(tiny):
         assert np.array_equal(mine, reference_mask), step
 
 
-def test_a_low_confidence_threshold_flags_the_propagated_frames(tiny_models, tmp_path):
-    config = config_variant(tiny_models, "strict", models={"tracker": {"min_confidence": 0.95}})
+def test_a_low_confidence_threshold_flags_the_propagated_frames(tracker_models, tmp_path):
+    kind = tracker_kind(tracker_models)
+    config = config_variant(tracker_models, f"strict-{kind}", models={"tracker": {"min_confidence": 0.95}})
     frames, audio, _ = write_clip(tmp_path / "clip", 4)
     results = run(config, frames, audio, source_frame_index=0, instances=[{"mask": square(0), "label": "car"}])
     assert results[0]["low_confidence"] is False  # the source frame's masks are the annotator's
@@ -358,19 +372,20 @@ def test_a_configuration_without_a_tracker_says_which_setting_is_missing(tiny_mo
     }
 
 
-def test_a_damaged_tracker_fails_to_load_naming_the_setting(tiny_models, tmp_path):
+def test_a_damaged_tracker_fails_to_load_naming_the_setting(tracker_models, tmp_path):
+    kind = tracker_kind(tracker_models)
     folder = tmp_path / "models" / "broken_tracker"
     folder.mkdir(parents=True)
-    source = tiny_models.parent / "sam2_video"
+    source = tracker_models.parent / kind
     for name in ("config.json", "processor_config.json"):
         (folder / name).write_bytes((source / name).read_bytes())
     (folder / "model.safetensors").write_bytes(b"not weights")
-    config = config_variant(tiny_models, "broken", models={"tracker": {"path": str(folder)}})
+    config = config_variant(tracker_models, f"broken-{kind}", models={"tracker": {"path": str(folder)}})
     frames, audio, _ = write_clip(tmp_path / "clip", 3)
     with pytest.raises(ModelLoadError) as caught:
         run(config, frames, audio, source_frame_index=0, instances=[{"mask": square(0), "label": "car"}])
     assert str(caught.value).startswith(f"models.tracker.path = '{folder}': the model could not be loaded")
-    missing = config_variant(tiny_models, "missing", models={"tracker": {"path": str(tmp_path / "none")}})
+    missing = config_variant(tracker_models, f"missing-{kind}", models={"tracker": {"path": str(tmp_path / "none")}})
     assert (
         serving.tracker_info(missing)["reason"]
         == f"models.tracker.path = '{tmp_path / 'none'}': no such model directory"
