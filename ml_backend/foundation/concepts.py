@@ -44,10 +44,8 @@ mode "frame" only), with a `Sam3Processor` (image processor + CLIP tokenizer). T
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -60,6 +58,7 @@ from ml_backend.foundation.loading import (
     ModelLoadError,
     Placement,
     load_pretrained,
+    local_model_type,
     model_name,
 )
 
@@ -424,14 +423,6 @@ class Sam3VideoSession:
         self.state.processed_frames = None
 
 
-def _model_type(path: str) -> str | None:
-    """model_type of a local directory's config.json (None when unreadable or not local)."""
-    try:
-        return json.loads((Path(path) / "config.json").read_text(encoding="utf-8")).get("model_type")
-    except (OSError, ValueError, AttributeError):
-        return None
-
-
 def _text_vocabulary(config: Any) -> int:
     detector = getattr(config, "detector_config", None) or config
     return int(detector.text_config.vocab_size)
@@ -439,7 +430,7 @@ def _text_vocabulary(config: Any) -> int:
 
 def build_concept_segmenter(settings: SegmenterSettings, context: LoadContext) -> ConceptSegmenter:
     """Load the SAM 3 `settings.path` names for `settings.mode`; raises `ModelLoadError` naming the setting and path."""
-    found = _model_type(settings.path)
+    found = local_model_type(settings.path)
     expected = MODEL_TYPES[settings.mode]
     if found is not None and found not in expected:
         hint = (

@@ -11,6 +11,7 @@ Rules (ARCHITECTURE.md, "Models without network"):
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 from collections.abc import Callable, Iterator
@@ -172,6 +173,14 @@ def pretrained_source(path: str, *, setting: str, context: LoadContext) -> tuple
         "download the model once and point the setting at its directory"
     )
     raise ModelLoadError(setting, path, f"no such model directory: {hint}")
+
+
+def local_model_type(path: str) -> str | None:
+    """model_type of a local directory's config.json (None when unreadable or not local)."""
+    try:
+        return json.loads((Path(path) / "config.json").read_text(encoding="utf-8")).get("model_type")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def require_file(path: str, *, setting: str) -> Path:

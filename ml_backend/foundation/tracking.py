@@ -30,10 +30,8 @@ naming `models.tracker.kind`.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -46,6 +44,7 @@ from ml_backend.foundation.loading import (
     ModelLoadError,
     Placement,
     load_pretrained,
+    local_model_type,
     model_name,
 )
 
@@ -214,18 +213,10 @@ class TrackingSession:
         return len(indexes)
 
 
-def _model_type(path: str) -> str | None:
-    """model_type of a local directory's config.json (None when unreadable or not local)."""
-    try:
-        return json.loads((Path(path) / "config.json").read_text(encoding="utf-8")).get("model_type")
-    except (OSError, ValueError, AttributeError):
-        return None
-
-
 def build_video_tracker(settings: TrackerSettings, context: LoadContext) -> VideoTracker:
     """Load the tracker of `settings.kind` from `settings.path`; raises `ModelLoadError` naming models.tracker.path
     (or models.tracker.kind, for a model of another kind)."""
-    found = _model_type(settings.path)
+    found = local_model_type(settings.path)
     if found is not None and found not in MODEL_TYPES[settings.kind]:
         fits = [kind for kind, types in MODEL_TYPES.items() if found in types]
         hint = f"set models.tracker.kind to {fits[0]!r}" if fits else "expected a SAM 2 video or SAM 3 tracker model"

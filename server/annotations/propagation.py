@@ -244,7 +244,6 @@ def propagation_run(*, propagation_id: int, storage: Storage | None = None, prop
         from ml_backend.serving import propagate_stored_clip as propagate
     total = propagation.end_frame_index - propagation.start_frame_index + 1
     collected: list[dict[str, Any]] = []
-    chunk = max(1, settings.AVS_PREANNOTATE_CHUNK_FRAMES)
 
     def progress(done: int, of: int) -> None:
         job_progress(job_id=job.pk, progress=100 * done / max(1, of), message=f"Propagating: {done} of {of} frames.")
@@ -270,10 +269,8 @@ def propagation_run(*, propagation_id: int, storage: Storage | None = None, prop
             progress=progress,
             name=clip.name,
         )
-        for result in results:
+        for result in results:  # stored once, at the end or at a failure: the annotator reads them when the job ends
             collected.append(result)
-            if len(collected) % chunk == 0:
-                Propagation.objects.filter(pk=propagation.pk).update(frames=collected)
     except (*RETRYABLE_ERRORS, SoftTimeLimitExceeded):
         raise
     except (ApplicationError, ConfigError, MediaError, ValueError, RuntimeError) as exc:
